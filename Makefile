@@ -1,0 +1,77 @@
+# Entry points of the book. README.md documents each target.
+# Every target sets up its own virtual environment (.venv) from the exact pins in
+# requirements.txt and installs mlnotes editable; a second run reinstalls nothing
+# unless requirements.txt or pyproject.toml changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+READY := $(VENV)/.ready
+CHROMIUM ?= /usr/bin/chromium
+PORT ?= 8000
+
+.PHONY: book test lint pytest browser-deps serve lab execute bench student pdf clean
+
+$(READY): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@# Build matplotlib's font cache now, so that its one-time notice is not printed
+	@# into a notebook's stderr on a fresh machine.
+	MPLBACKEND=Agg $(BIN)/python -c "import matplotlib.pyplot"
+	touch $@
+
+# jupyter-cache keys its cache on the notebooks' code only; it does not notice a
+# change to mlnotes or to the pinned libraries. Drop the cache when those change.
+_build/.cache-key: $(READY) requirements.txt $(wildcard mlnotes/*.py mlnotes/data/*)
+	rm -rf _build/.jupyter_cache
+	mkdir -p _build
+	touch $@
+
+## book: build the HTML book into _build/html (warnings are errors)
+book: $(READY) _build/.cache-key
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
+test: book browser-deps
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n 2
+
+lint: $(READY)
+	$(BIN)/ruff check .
+
+browser-deps:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Chromium from Debian for the browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	  else \
+	    echo "The browser test needs $(CHROMIUM): run 'sudo apt-get install chromium'"; exit 1; \
+	  fi; \
+	fi
+
+## serve: serve the built book on http://localhost:$(PORT)
+serve: book
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
+
+## lab: open the chapters in JupyterLab; the default kernel is this venv's Python, with mlnotes
+lab: $(READY)
+	$(BIN)/jupyter lab chapters
+
+## execute: re-execute every chapter notebook in place, top to bottom, in a fresh kernel
+execute: $(READY)
+	for nb in chapters/*.ipynb; do \
+	  echo "executing $$nb"; \
+	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb"; \
+	done
+
+## bench: speed ratios against the reference libraries (needs requirements-bench.txt)
+bench: $(READY)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b"; done
+
+clean:
+	rm -rf _build

@@ -1,0 +1,235 @@
+"""Matrix calculus: numerical gradients, gradient checks and sympy identity checks.
+
+Chapter 1 of the book (``chapters/01_matrix_calculus.ipynb``) derives the identities
+that these helpers verify. The layout convention is the denominator layout of
+:eq:`mc-layout`: the gradient of a scalar with respect to an array has the shape of
+that array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "gradient_check",
+    "matrices_equal",
+    "numerical_gradient",
+    "symbolic_gradient",
+    "symbolic_matrix",
+    "symbolic_vector",
+]
+
+
+def _as_finite_float_array(x: np.ndarray, name: str = "x") -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise ValueError(f"{name} must be real; got a complex array.")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one entry.")
+    arr = arr.astype(np.float64, copy=True)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); it must be finite.")
+    return arr
+
+
+def _scalar_value(value: object) -> float:
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype == object:
+        raise ValueError(
+            "f must return a scalar (the cost J); it returned an array of shape "
+            f"{arr.shape}. Sum or reduce it to one number first."
+        )
+    out = float(arr.reshape(()))
+    if not np.isfinite(out):
+        raise ValueError(f"f returned a non-finite value ({out}) during the difference step.")
+    return out
+
+
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6
+) -> np.ndarray:
+    r"""Central-difference gradient of a scalar function at an array of any shape.
+
+    Implements :eq:`mc-central-difference`,
+    :math:`\partial f / \partial x_i \approx (f(x + \epsilon e_i) - f(x - \epsilon e_i)) / 2\epsilon`,
+    for every entry of ``x``, so the result has the shape of ``x`` (the denominator
+    layout of :eq:`mc-layout`). The truncation error is :math:`O(\epsilon^2)`.
+
+    Parameters
+    ----------
+    f : callable
+        Maps an array of ``x``'s shape to a scalar.
+    x : ndarray
+        The point; any shape (scalar, vector, matrix, ...). It is not modified.
+    eps : float, default 1e-6
+        The step :math:`\epsilon`; positive and finite.
+
+    Returns
+    -------
+    ndarray
+        The gradient, float64, of the same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` is empty or not finite, ``eps`` is not a positive number, or ``f``
+        does not return a finite scalar.
+    """
+    if not callable(f):
+        raise ValueError(f"f must be callable; got {type(f).__name__}.")
+    if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite number; got {eps!r}.")
+    x0 = _as_finite_float_array(x)
+    _scalar_value(f(x0.copy()))  # fail early, with a clear message, if f is not scalar
+    work = x0.copy()
+    flat = work.reshape(-1)  # a view on work: edits below change work in place
+    grad = np.empty(flat.size)
+    for i in range(flat.size):
+        xi = flat[i]
+        flat[i] = xi + eps
+        f_plus = _scalar_value(f(work))
+        flat[i] = xi - eps
+        f_minus = _scalar_value(f(work))
+        flat[i] = xi
+        grad[i] = (f_plus - f_minus) / (2.0 * eps)
+    return grad.reshape(x0.shape)
+
+
+def gradient_check(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    eps: float = 1e-6,
+) -> float:
+    r"""Largest relative error between an analytic gradient and a central difference.
+
+    The error of entry *i* is :eq:`mc-relative-error`,
+    :math:`|g_i - \hat g_i| / \max(1, |g_i|, |\hat g_i|)`, relative where the gradient
+    is large and absolute where both are near zero, so it does not blow up at a
+    stationary point. Values around ``1e-8`` or below mean the gradient is right;
+    a wrong formula gives errors near 1.
+
+    Parameters
+    ----------
+    f : callable
+        The scalar function.
+    grad : callable
+        Its claimed gradient; must return an array of ``x``'s shape.
+    x : ndarray
+        The point at which to compare.
+    eps : float, default 1e-6
+        Step of :func:`numerical_gradient`.
+
+    Returns
+    -------
+    float
+        The maximum over entries of the relative error.
+
+    Raises
+    ------
+    ValueError
+        If ``grad(x)`` does not have the shape of ``x`` or is not finite, or for any
+        reason :func:`numerical_gradient` raises.
+    """
+    if not callable(grad):
+        raise ValueError(f"grad must be callable; got {type(grad).__name__}.")
+    x0 = _as_finite_float_array(x)
+    analytic = np.asarray(grad(x0.copy()), dtype=np.float64)
+    if analytic.shape != x0.shape:
+        raise ValueError(
+            f"grad(x) has shape {analytic.shape} but x has shape {x0.shape}; in the "
+            "denominator layout the gradient has the shape of the variable."
+        )
+    if not np.all(np.isfinite(analytic)):
+        raise ValueError("grad(x) contains NaN or infinite values.")
+    numeric = numerical_gradient(f, x0, eps)
+    scale = np.maximum(1.0, np.maximum(np.abs(analytic), np.abs(numeric)))
+    return float(np.max(np.abs(analytic - numeric) / scale))
+
+
+# --- sympy helpers ------------------------------------------------------------------
+
+
+def _check_shape(rows: int, cols: int) -> None:
+    for n, v in (("rows", rows), ("cols", cols)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{n} must be a positive integer; got {v!r}.")
+
+
+def symbolic_matrix(name: str, rows: int, cols: int, **assumptions: bool) -> sp.Matrix:
+    """An explicit ``rows x cols`` sympy matrix with entries ``name_ij``.
+
+    Explicit entries (rather than sympy's abstract ``MatrixSymbol``) let a notebook
+    check an identity entry by entry, for the non-square shapes where transposition
+    mistakes show. Keyword ``assumptions`` (e.g. ``real=True``) go to every symbol.
+
+    Raises
+    ------
+    ValueError
+        If a dimension is not a positive integer or ``name`` is empty.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string.")
+    _check_shape(rows, cols)
+    assumptions.setdefault("real", True)
+    return sp.Matrix(
+        rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", **assumptions)
+    )
+
+
+def symbolic_vector(name: str, n: int, **assumptions: bool) -> sp.Matrix:
+    """An explicit ``n x 1`` sympy column vector with entries ``name_i``."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string.")
+    _check_shape(n, 1)
+    assumptions.setdefault("real", True)
+    return sp.Matrix(n, 1, lambda i, _j: sp.Symbol(f"{name}_{i + 1}", **assumptions))
+
+
+def symbolic_gradient(expr: sp.Expr, var: sp.Matrix) -> sp.Matrix:
+    r"""Gradient of a scalar sympy expression in the denominator layout.
+
+    Entry :math:`(i, j)` is :math:`\partial\,\mathrm{expr} / \partial\,\mathrm{var}_{ij}`,
+    so the result has the shape of ``var`` (:eq:`mc-layout`). Note that
+    ``sp.Matrix([expr]).jacobian(var)`` gives the numerator layout instead: a row.
+
+    Raises
+    ------
+    ValueError
+        If ``expr`` is not a scalar (a 1 x 1 matrix is accepted).
+    """
+    if isinstance(expr, sp.MatrixBase):
+        if expr.shape != (1, 1):
+            raise ValueError(
+                f"expr must be a scalar; got a matrix of shape {expr.shape}."
+            )
+        expr = expr[0, 0]
+    var = sp.Matrix(var)
+    return var.applyfunc(lambda v: sp.diff(expr, v))
+
+
+def matrices_equal(lhs: object, rhs: object) -> bool:
+    """Whether two sympy matrices (or scalars) are equal entry by entry.
+
+    Shapes must agree; each entry of ``lhs - rhs`` must simplify to zero. Returns a
+    bool so a notebook can write ``assert matrices_equal(A, B)``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ (a transposition mistake that should not pass silently
+        as "not equal").
+    """
+    a = sp.Matrix(lhs) if isinstance(lhs, (sp.MatrixBase, list)) else sp.Matrix([[lhs]])
+    b = sp.Matrix(rhs) if isinstance(rhs, (sp.MatrixBase, list)) else sp.Matrix([[rhs]])
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
+    return all(sp.simplify(sp.expand(d)) == 0 for d in (a - b))
