@@ -73,5 +73,12 @@ bench: $(READY)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b"; done
 
+## student: the student edition, without exercise solutions (sphinx-exercise's hide_solutions)
+student: $(READY) _build/.cache-key
+	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
+	  c['sphinx']['config']['hide_solutions'] = True; \
+	  yaml.safe_dump(c, open('_build/_config.student.yml', 'w'), sort_keys=False)"
+	$(BIN)/jupyter-book build . --config _build/_config.student.yml --path-output _build/student -W -n --keep-going
+
 clean:
 	rm -rf _build

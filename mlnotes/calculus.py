@@ -85,7 +85,7 @@ def numerical_gradient(
     """
     if not callable(f):
         raise ValueError(f"f must be callable; got {type(f).__name__}.")
-    if not (np.isscalar(eps) and np.isfinite(eps) and eps > 0):
+    if not (isinstance(eps, (int, float, np.floating, np.integer)) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive finite number; got {eps!r}.")
     x0 = _as_finite_float_array(x)
     _scalar_value(f(x0.copy()))  # fail early, with a clear message, if f is not scalar

@@ -1,0 +1,33 @@
+"""Shared fixtures: paths of the book and the parsed table of contents."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+
+
+def toc_files() -> list[str]:
+    """Every file named in _toc.yml (without suffix), root first, in reading order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+@pytest.fixture(scope="session")
+def built_html() -> Path:
+    if not (HTML / "index.html").exists():
+        pytest.fail("_build/html is missing: build the book first (`make book`; `make test` does it).")
+    return HTML

@@ -1,0 +1,98 @@
+"""Book checks: the toc and the chapters agree, notebooks are stored executed, the HTML is offline."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, toc_files
+
+CHAPTER_DIR = ROOT / "chapters"
+NOTEBOOKS = sorted(CHAPTER_DIR.glob("*.ipynb"))
+NUMBERED = [nb for nb in NOTEBOOKS if re.match(r"\d\d_", nb.name)]
+
+
+def _source(path: Path) -> str:
+    for suffix in (".ipynb", ".md"):
+        if (ROOT / f"{path}{suffix}").exists():
+            return f"{path}{suffix}"
+    return ""
+
+
+def test_every_toc_entry_exists():
+    missing = [f for f in toc_files() if not _source(Path(f))]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+
+
+def test_every_chapter_file_is_in_the_toc():
+    listed = {str(Path(f)) for f in toc_files()}
+    pages = [p for p in CHAPTER_DIR.iterdir() if p.suffix in {".ipynb", ".md"}]
+    unlisted = [p.name for p in pages if str(p.relative_to(ROOT).with_suffix("")) not in listed]
+    assert not unlisted, f"files in chapters/ missing from _toc.yml: {unlisted}"
+
+
+def test_there_are_five_numbered_chapters():
+    assert [nb.name[:2] for nb in NUMBERED] == ["01", "02", "03", "04", "05"]
+
+
+@pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_executed_in_order_without_errors(nb_path):
+    nb = json.loads(nb_path.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    code = [c for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    assert code, "a chapter without code cannot check its derivations"
+    counts = [c["execution_count"] for c in code]
+    assert None not in counts, "some code cells are stored unexecuted: run `make execute`"
+    assert counts == list(range(1, len(code) + 1)), (
+        "cells were not executed once, top to bottom, in a fresh kernel: run `make execute`"
+    )
+    errors = [o for c in code for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, f"stored error outputs: {[e['ename'] for e in errors]}"
+    streams = [o for c in code for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not streams, "stored stderr output (a warning?) would fail the book build"
+
+
+@pytest.mark.parametrize("nb_path", NUMBERED, ids=lambda p: p.name)
+def test_chapter_links_notation_and_has_checked_exercises(nb_path):
+    nb = json.loads(nb_path.read_text())
+    cells = nb["cells"]
+    markdown = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert re.search(r"\{doc\}`[^`]*notation[^`]*`", markdown), "link the notation page"
+    exercises = re.findall(r"```\{exercise\}", markdown)
+    solutions = re.findall(r"```\{solution\}[^\n]*\n:class: dropdown", markdown)
+    assert len(exercises) >= 2, "each chapter ends with at least two exercises"
+    assert len(solutions) == len(exercises), "every exercise has a solution in a dropdown"
+    # Every solution is followed by a code cell that checks it.
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and "```{solution}" in "".join(cell["source"]):
+            later = [c for c in cells[i + 1 :] if c["cell_type"] == "code"]
+            assert later and "assert" in "".join(later[0]["source"]), (
+                f"the solution in cell {i} is not followed by a code cell that asserts it"
+            )
+
+
+def test_every_page_is_built(built_html):
+    for f in toc_files():
+        assert (built_html / f"{f}.html").exists(), f"{f}.html was not built"
+
+
+OFFSITE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+
+
+def test_built_pages_fetch_nothing_from_the_internet(built_html):
+    offenders = {}
+    for page in built_html.rglob("*.html"):
+        hits = OFFSITE.findall(page.read_text(encoding="utf-8", errors="replace"))
+        if hits:
+            offenders[str(page.relative_to(built_html))] = hits[:3]
+    assert not offenders, f"pages load resources from other hosts: {offenders}"
+
+
+def test_mathjax_is_served_locally(built_html):
+    page = (built_html / "chapters" / "01_matrix_calculus.html").read_text()
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page, re.I)
+    assert scripts, "no MathJax script on the chapter page"
+    for src in scripts:
+        assert not src.startswith(("http:", "https:", "//"))
+        assert (built_html / "chapters" / src.split("?")[0]).resolve().exists(), src
