@@ -24,20 +24,22 @@ $(READY): requirements.txt pyproject.toml
 	touch $@
 
 # jupyter-cache keys its cache on the notebooks' code only; it does not notice a
-# change to mlnotes or to the pinned libraries. Drop the cache when those change.
-_build/.cache-key: $(READY) requirements.txt $(wildcard mlnotes/*.py mlnotes/data/*)
-	rm -rf _build/.jupyter_cache
-	mkdir -p _build
-	touch $@
+# change to mlnotes or to the pinned libraries. The book target drops the cache when
+# their content hash differs from the one stored beside it.
+CACHE_KEY = $(shell cat requirements.txt pyproject.toml mlnotes/*.py mlnotes/data/* 2>/dev/null | sha256sum | cut -c1-16)
 
 ## book: build the HTML book into _build/html (warnings are errors)
-book: $(READY) _build/.cache-key
+book: $(READY)
+	@if [ "$$(cat _build/.jupyter_cache.key 2>/dev/null)" != "$(CACHE_KEY)" ]; then \
+	  echo "mlnotes or the pins changed: clearing the notebook execution cache"; \
+	  rm -rf _build/.jupyter_cache; fi
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	echo "$(CACHE_KEY)" > _build/.jupyter_cache.key
 
 ## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
 test: book browser-deps
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n 2
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2
 
 lint: $(READY)
 	$(BIN)/ruff check .
@@ -74,7 +76,8 @@ bench: $(READY)
 	for b in benchmarks/bench_*.py; do $(BIN)/python "$$b"; done
 
 ## student: the student edition, without exercise solutions (sphinx-exercise's hide_solutions)
-student: $(READY) _build/.cache-key
+student: $(READY)
+	mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	  c['sphinx']['config']['hide_solutions'] = True; \
 	  yaml.safe_dump(c, open('_build/_config.student.yml', 'w'), sort_keys=False)"

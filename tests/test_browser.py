@@ -8,6 +8,7 @@ screenshot per page goes to ``_build/screenshots/`` for a human to look at.
 
 import functools
 import http.server
+import os
 import re
 import threading
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from conftest import ROOT, toc_files
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "_build" / "screenshots"
 PAGES = toc_files()
 
