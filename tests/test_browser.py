@@ -1,7 +1,8 @@
 """The built book in a real browser: Debian's Chromium driven by Playwright.
 
 For every page of the table of contents: no console errors and no failed requests,
-every formula rendered by MathJax, every image loaded, every internal link pointing
+every formula rendered by MathJax, every image loaded, high-dpi and described (alt
+text or a caption), every internal link pointing
 at a page and an anchor that exist; the search page finds chapter 4; a full-page
 screenshot per page goes to ``_build/screenshots/`` for a human to look at.
 """
@@ -106,7 +107,7 @@ def test_page_renders(page, server, built_html, name):
 
     # Every formula rendered, none left as TeX source, no MathJax error nodes.
     report = page.evaluate(
-        """() => {
+        r"""() => {
         const main = document.querySelector('main') || document.body;
         const clone = main.cloneNode(true);
         clone.querySelectorAll('pre, code, script, style, mjx-container, .highlight, .output')
@@ -120,6 +121,14 @@ def test_page_renders(page, server, built_html, name):
           images: Array.from(main.querySelectorAll('img'))
                        .filter(i => !(i.complete && i.naturalWidth > 0))
                        .map(i => i.getAttribute('src')),
+          unlabelled: Array.from(main.querySelectorAll('img'))
+                       .filter(i => !(i.getAttribute('alt') || '').trim()
+                                    && !(i.closest('figure') && i.closest('figure').querySelector('figcaption')))
+                       .map(i => i.getAttribute('src')),
+          blurry: Array.from(main.querySelectorAll('img'))
+                       .filter(i => /\.png$/.test(i.getAttribute('src') || '') && i.clientWidth > 0
+                                    && i.naturalWidth < 1.5 * i.clientWidth)
+                       .map(i => `${i.getAttribute('src')} (${i.naturalWidth}px shown at ${i.clientWidth}px)`),
           links: Array.from(main.querySelectorAll('a.reference.internal, a[href*="#"]'))
                        .map(a => a.href),
         };
@@ -132,6 +141,8 @@ def test_page_renders(page, server, built_html, name):
     if name.startswith("chapters/0"):
         assert report["rendered"] > 10, f"{name} shows almost no rendered maths"
     assert not report["images"], f"images that did not load on {name}: {report['images']}"
+    assert not report["unlabelled"], f"figures without alt text or caption on {name}: {report['unlabelled']}"
+    assert not report["blurry"], f"figures not high-dpi on {name}: {report['blurry']}"
 
     # Cross-references resolve to an existing page and anchor.
     broken = []
