@@ -287,14 +287,17 @@ def normal_equation(
     elif not (np.isscalar(rcond) and np.isfinite(rcond) and 0.0 <= rcond < 1.0):
         raise ValueError(f"rcond must be a number in [0, 1); got {rcond!r}.")
 
-    norms = np.sqrt(np.einsum("ij,ij->j", Xa, Xa))
+    use_cholesky = method != "svd" and n >= d
+    # one BLAS call (syrk) forms X^T X: the floor of the cost; the column norms are
+    # the square roots of its diagonal, so they cost no extra pass over X.
+    G = Xa.T @ Xa if use_cholesky else None
+    norms = np.sqrt(np.diag(G)) if G is not None else np.sqrt(np.einsum("ij,ij->j", Xa, Xa))
     zero_cols = norms == 0.0
-    norms[zero_cols] = 1.0
+    norms = np.where(zero_cols, 1.0, norms)
     s = _pow2_scale(norms)  # column scaling D: X D has columns of norm in [0.5, 1)
 
     cond_est = np.inf
-    if method != "svd" and n >= d and not zero_cols.any():
-        G = Xa.T @ Xa  # one BLAS call; the floor of the cost
+    if G is not None and not zero_cols.any():
         G *= s[:, None]
         G *= s[None, :]  # D G D = (X D)^T (X D) exactly: powers of two
         b = (Xa.T @ ya) * (s[:, None] if ya.ndim == 2 else s)

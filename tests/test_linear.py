@@ -214,7 +214,9 @@ def test_residual_orthogonal_to_columns(X: np.ndarray, seed: int) -> None:
         theta = normal_equation(X, y)
     r = y - X @ theta
     scale = np.linalg.norm(X) * (np.linalg.norm(r) + np.linalg.norm(y)) + 1.0
-    assert np.max(np.abs(X.T @ r)) <= 1e-9 * scale
+    # 1e-7, not eps: hypothesis finds nearly rank-deficient X (e.g. columns of 1e-6 next
+    # to columns of 12) whose kept singular values give cond(X) ~ 1e7.
+    assert np.max(np.abs(X.T @ r)) <= 1e-7 * scale
 
 
 # --- input validation -----------------------------------------------------------------
