@@ -98,7 +98,7 @@ class NISTDataset(NamedTuple):
 
     @property
     def design(self) -> np.ndarray:
-        """The full design matrix: ``X`` with a leading column of ones if ``intercept``."""
+        """Return the full design matrix, ``X`` with a leading column of ones if ``intercept``."""
         if self.intercept:
             return np.hstack([np.ones((self.X.shape[0], 1)), self.X])
         return self.X
