@@ -80,6 +80,7 @@ student: $(READY)
 	mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	  c['sphinx']['config']['hide_solutions'] = True; \
+	  c['sphinx']['config']['nb_execution_cache_path'] = '_build/.jupyter_cache'; \
 	  yaml.safe_dump(c, open('_build/_config.student.yml', 'w'), sort_keys=False)"
 	$(BIN)/jupyter-book build . --config _build/_config.student.yml --path-output _build/student -W -n --keep-going
 
