@@ -29,11 +29,13 @@ $(READY): requirements.txt pyproject.toml
 CACHE_KEY = $(shell cat requirements.txt pyproject.toml mlnotes/*.py mlnotes/data/* 2>/dev/null | sha256sum | cut -c1-16)
 
 ## book: build the HTML book into _build/html (warnings are errors)
+# --all rewrites every page (notebooks still come from the execution cache): an
+# incremental build leaves the bibliography's anchors stale when a chapter adds a citation.
 book: $(READY)
 	@if [ "$$(cat _build/.jupyter_cache.key 2>/dev/null)" != "$(CACHE_KEY)" ]; then \
 	  echo "mlnotes or the pins changed: clearing the notebook execution cache"; \
 	  rm -rf _build/.jupyter_cache; fi
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	echo "$(CACHE_KEY)" > _build/.jupyter_cache.key
 
 ## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
