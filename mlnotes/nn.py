@@ -275,12 +275,14 @@ def linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, 
     return dz.T @ a, dz.sum(axis=0)
 
 
-def relu_backward(da: np.ndarray, z: np.ndarray) -> np.ndarray:
+def relu_backward(da: np.ndarray, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     r"""Lemma 2 (:prf:ref:`bp-lemma-activation`) for :math:`a = \ReLU(z)`: :math:`\partial J/\partial z = \partial J/\partial a \odot \ReLU'(z)`.
 
     ``ReLU'(z)`` is 1 where ``z > 0`` and 0 elsewhere (0 at ``z = 0``, as PyTorch).
+    ``out`` (e.g. ``da`` itself, when it is no longer needed) receives the result and
+    saves allocating a new array.
     """
-    return da * (z > 0)
+    return np.multiply(da, z > 0, out=out)
 
 
 def linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -326,7 +328,7 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
         grads[i] = linear_backward_weights(dz, cache.a[i])
         if i > 0:
             da = linear_backward_input(dz, W)
-            dz = relu_backward(da, cache.z[i - 1])
+            dz = relu_backward(da, cache.z[i - 1], out=da)  # da is ours: overwrite it
     return grads
 
 
