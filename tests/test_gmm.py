@@ -1,0 +1,338 @@
+"""Tests of mlnotes.gmm against scikit-learn, scipy and the EM theorem."""
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+from mlnotes.datasets import load_faithful
+from mlnotes.gmm import (
+    GMMResult,
+    NotPositiveDefiniteError,
+    bic,
+    fit_gmm,
+    init_params,
+    log_density,
+    log_likelihood,
+    n_parameters,
+    predict,
+    responsibilities,
+    sample,
+)
+
+
+def _random_mixture(rng, k, d, spread=4.0):
+    phi = rng.dirichlet(np.full(k, 2.0))
+    mu = spread * rng.normal(size=(k, d))
+    A = rng.normal(size=(k, d, d))
+    sigma = A @ A.transpose(0, 2, 1) / d + 0.3 * np.eye(d)
+    return phi, mu, sigma
+
+
+def _blobs(seed, n, d, k):
+    rng = np.random.default_rng(seed)
+    X, _ = sample(*_random_mixture(rng, k, d), n, seed=rng)
+    return X
+
+
+def _start(X, k, seed):
+    """A generic start: k random rows as means, the data covariance, uniform weights."""
+    return init_params(X, k, "points", seed=seed)
+
+
+def _sklearn_from(X, init, max_iter, reg_covar=1e-6):
+    phi, mu, sigma = init
+    gm = GaussianMixture(
+        n_components=len(phi),
+        covariance_type="full",
+        tol=0.0,
+        max_iter=max_iter,
+        reg_covar=reg_covar,
+        weights_init=phi,
+        means_init=mu,
+        precisions_init=np.linalg.inv(sigma),
+        init_params="random_from_data",  # overridden by the *_init arguments anyway
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # tol=0 never "converges"
+        gm.fit(X)
+    return gm
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / np.max(np.abs(b))
+
+
+# ------------------------------------------------------------- agreement with sklearn
+
+CASES = [
+    ("faithful", None, None, 2),
+    ("faithful", None, None, 3),
+    ("blobs", 500, 1, 3),
+    ("blobs", 400, 3, 4),
+    ("blobs", 1000, 8, 5),
+    ("blobs", 2000, 20, 3),
+]
+
+
+@pytest.mark.parametrize(("name", "n", "d", "k"), CASES)
+def test_matches_sklearn_after_50_iterations(name, n, d, k):
+    X = load_faithful()[0] if name == "faithful" else _blobs(n + d + k, n, d, k)
+    init = _start(X, k, seed=k)
+    ours = fit_gmm(X, k, init=init, max_iter=50, tol=0)
+    gm = _sklearn_from(X, init, 50)
+    assert ours.n_iter == gm.n_iter_ == 50
+    assert _rel(ours.phi, gm.weights_) <= 1e-8
+    assert _rel(ours.mu, gm.means_) <= 1e-8
+    for j in range(k):  # each covariance relative to its own scale
+        assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
+    np.testing.assert_allclose(ours.log_likelihoods, gm.lower_bounds_, rtol=1e-10)
+    assert ours.log_likelihood == pytest.approx(gm.score(X), rel=1e-10)
+    assert bic(X, ours.phi, ours.mu, ours.sigma) == pytest.approx(gm.bic(X), rel=1e-10)
+
+
+def test_matches_sklearn_without_ridge_and_with_large_ridge():
+    X = _blobs(7, 600, 4, 3)
+    init = _start(X, 3, seed=1)
+    for reg in (0.0, 0.1):
+        ours = fit_gmm(X, 3, init=init, max_iter=50, tol=0, reg_covar=reg)
+        gm = _sklearn_from(X, init, 50, reg_covar=reg)
+        assert _rel(ours.mu, gm.means_) <= 1e-8
+        assert _rel(ours.sigma, gm.covariances_) <= 1e-8
+
+
+def test_functions_match_sklearn_on_fitted_model():
+    X = _blobs(3, 300, 3, 3)
+    gm = _sklearn_from(X, _start(X, 3, seed=0), 20)
+    params = (gm.weights_, gm.means_, gm.covariances_)
+    np.testing.assert_allclose(log_density(X, *params), gm.score_samples(X), rtol=1e-10)
+    np.testing.assert_allclose(responsibilities(X, *params), gm.predict_proba(X), atol=1e-10)
+    np.testing.assert_array_equal(predict(X, *params), gm.predict(X))
+    assert log_likelihood(X, *params) == pytest.approx(gm.score(X), rel=1e-12)
+    assert n_parameters(3, 3) == gm._n_parameters()
+
+
+# ----------------------------------------------------------------- the EM theorem
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    d=st.integers(1, 4),
+    k=st.integers(1, 4),
+    method=st.sampled_from(["kmeans++", "points", "responsibilities"]),
+)
+def test_log_likelihood_never_decreases(seed, d, k, method):
+    # Without a ridge, every M-step is the exact maximiser of the EM lower bound, so
+    # the log-likelihood cannot decrease (up to rounding).
+    rng = np.random.default_rng(seed)
+    n = 20 * k * (d + 1)
+    X = rng.normal(size=(n, d)) + rng.integers(0, 3, size=(n, 1)) * 3.0
+    res = fit_gmm(X, k, init=method, max_iter=30, tol=0, reg_covar=0.0, seed=seed)
+    lls = np.append(res.log_likelihoods, res.log_likelihood)
+    assert np.all(np.diff(lls) >= -1e-12 * np.abs(lls[1:]).max())
+
+
+# --------------------------------------------------------------------- known answers
+
+
+def test_old_faithful_maximum_likelihood():
+    X, _ = load_faithful()
+    res = fit_gmm(X, 2, n_init=3, seed=0, max_iter=500, tol=1e-10)
+    order = np.argsort(res.mu[:, 0])
+    np.testing.assert_allclose(res.phi[order], [0.356, 0.644], atol=5e-4)
+    np.testing.assert_allclose(res.mu[order], [[2.036, 54.48], [4.290, 79.97]], atol=5e-3)
+    assert res.converged
+    assert res.log_likelihood * len(X) == pytest.approx(-1130.264, abs=1e-3)
+
+
+def test_log_density_matches_scipy_in_50_dimensions():
+    rng = np.random.default_rng(5)
+    phi, mu, sigma = _random_mixture(rng, 3, 50)
+    X = rng.normal(size=(40, 50)) * 3
+    ref = logsumexp(
+        [
+            np.log(p) + multivariate_normal(m, s).logpdf(X)
+            for p, m, s in zip(phi, mu, sigma, strict=True)
+        ],
+        axis=0,
+    )
+    np.testing.assert_allclose(log_density(X, phi, mu, sigma), ref, rtol=1e-10)
+    # far from every component the density underflows, its log does not
+    far = log_density(X + 1e3, phi, mu, sigma)
+    assert np.all(np.isfinite(far)) and np.all(far < -1e4)
+    w = responsibilities(X + 1e3, phi, mu, sigma)
+    np.testing.assert_allclose(w.sum(axis=1), 1.0)
+
+
+def test_fit_is_stable_in_50_dimensions():
+    X = _blobs(11, 3000, 50, 3)
+    res = fit_gmm(X, 3, seed=0, max_iter=30)
+    assert np.isfinite(res.log_likelihood)
+    assert np.all(np.diff(res.log_likelihoods) >= -1e-9)
+
+
+# ----------------------------------------------------------------------- behaviour
+
+
+def test_tol_zero_runs_exactly_max_iter_and_max_iter_zero_returns_start():
+    X = load_faithful()[0]
+    init = _start(X, 2, seed=3)
+    res = fit_gmm(X, 2, init=init, max_iter=17, tol=0)
+    assert res.n_iter == 17 and len(res.log_likelihoods) == 17 and not res.converged
+    res0 = fit_gmm(X, 2, init=init, max_iter=0)
+    for a, b in zip((res0.phi, res0.mu, res0.sigma), init, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert res0.n_iter == 0 and res0.log_likelihood == pytest.approx(log_likelihood(X, *init))
+
+
+def test_converged_stops_early():
+    X = load_faithful()[0]
+    res = fit_gmm(X, 2, max_iter=1000, tol=1e-3, seed=0)
+    assert res.converged and res.n_iter < 1000
+    assert abs(res.log_likelihoods[-1] - res.log_likelihoods[-2]) < 1e-3
+
+
+def test_restarts_keep_the_best():
+    X = _blobs(2, 300, 2, 5)
+    one = fit_gmm(X, 5, init="points", n_init=1, seed=9, max_iter=40)
+    many = fit_gmm(X, 5, init="points", n_init=6, seed=9, max_iter=40)
+    assert many.log_likelihood >= one.log_likelihood
+    again = fit_gmm(X, 5, init="points", n_init=6, seed=9, max_iter=40)
+    np.testing.assert_array_equal(many.mu, again.mu)
+
+
+@pytest.mark.parametrize("method", ["kmeans++", "points", "responsibilities"])
+def test_init_params(method):
+    X = _blobs(4, 200, 3, 3)
+    phi, mu, sigma = init_params(X, 4, method, seed=0)
+    assert phi.shape == (4,) and mu.shape == (4, 3) and sigma.shape == (4, 3, 3)
+    assert phi.sum() == pytest.approx(1.0)
+    assert np.all(np.linalg.eigvalsh(sigma) > 0)
+    assert len(np.unique(mu, axis=0)) == 4
+
+
+def test_kmeans_pp_recovers_separated_clusters():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [50, 0], [0, 50]])
+    X = np.concatenate([c + rng.normal(size=(50, 2)) for c in centres])
+    phi, mu, _ = init_params(X, 3, "kmeans++", seed=1)
+    np.testing.assert_allclose(np.sort(phi), [1 / 3] * 3)
+    assert np.abs(np.sort(mu[:, 0] + 2 * mu[:, 1]) - [0, 50, 100]).max() < 1
+
+
+def test_collapse_without_ridge_raises_and_ridge_prevents_it():
+    # One isolated point and a component started on it: the M-step gives that
+    # component the covariance of a single point, 0, unless reg_covar adds a ridge.
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(100, 2)), [[100.0, 100.0]]])
+    init = (np.array([0.5, 0.5]), np.array([[0.0, 0.0], [100.0, 100.0]]), np.stack([np.eye(2)] * 2))
+    with pytest.raises(NotPositiveDefiniteError, match="reg_covar"):
+        fit_gmm(X, 2, init=init, reg_covar=0.0, max_iter=5)
+    res = fit_gmm(X, 2, init=init, reg_covar=1e-6, max_iter=5)
+    np.testing.assert_allclose(res.sigma[1], 1e-6 * np.eye(2), rtol=1e-6, atol=1e-15)
+    # the collapsed component is a spike: the isolated point gets a huge density
+    assert log_density(X[-1:], res.phi, res.mu, res.sigma)[0] > 5
+
+
+def test_sample_statistics_and_reproducibility():
+    phi = np.array([0.2, 0.8])
+    mu = np.array([[0.0, 0.0], [5.0, -1.0]])
+    sigma = np.array([[[1.0, 0.5], [0.5, 2.0]], [[0.3, 0.0], [0.0, 0.1]]])
+    X, z = sample(phi, mu, sigma, 40_000, seed=0)
+    assert X.shape == (40_000, 2) and z.shape == (40_000,)
+    assert np.mean(z == 0) == pytest.approx(0.2, abs=0.01)
+    for j in range(2):
+        np.testing.assert_allclose(X[z == j].mean(axis=0), mu[j], atol=0.05)
+        np.testing.assert_allclose(np.cov(X[z == j].T), sigma[j], atol=0.06)
+    X2, z2 = sample(phi, mu, sigma, 40_000, seed=0)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(z, z2)
+    assert sample(phi, mu, sigma, 0, seed=0)[0].shape == (0, 2)
+
+
+def test_result_is_frozen():
+    X = load_faithful()[0]
+    res = fit_gmm(X, 2, seed=0, max_iter=3)
+    assert isinstance(res, GMMResult)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.n_iter = 0
+
+
+# ------------------------------------------------------------------------ bad input
+
+X_OK = np.random.default_rng(0).normal(size=(30, 2))
+GOOD = (np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "1 <= k <= n"),
+        ({"k": 31}, "1 <= k <= n"),
+        ({"k": 2.0}, "k must be an int"),
+        ({"X": X_OK[:, 0]}, "2-D"),
+        ({"X": np.zeros((2, 2, 2))}, "2-D"),
+        ({"X": np.where(np.eye(30, 2) > 0, np.nan, X_OK)}, "NaN or infinite"),
+        ({"X": np.where(np.eye(30, 2) > 0, np.inf, X_OK)}, "NaN or infinite"),
+        ({"X": np.array([["a", "b"]])}, "numeric"),
+        ({"init": (GOOD[0][:1], GOOD[1], GOOD[2])}, "mu must have shape"),
+        ({"init": (GOOD[0], np.zeros((2, 3)), GOOD[2])}, "X has d = 2"),
+        ({"init": (GOOD[0], GOOD[1], np.eye(2))}, "sigma must have shape"),
+        ({"init": (np.array([0.5, 0.6]), GOOD[1], GOOD[2])}, "sum to 1"),
+        ({"init": (np.array([1.5, -0.5]), GOOD[1], GOOD[2])}, "non-negative"),
+        ({"init": (np.ones(3) / 3, np.zeros((3, 2)), np.stack([np.eye(2)] * 3))}, "k = 2"),
+        ({"init": GOOD[:2]}, "tuple"),
+        ({"init": "kmeans"}, "one of"),
+        ({"init": GOOD, "n_init": 3}, "n_init"),
+        ({"max_iter": -1}, "max_iter"),
+        ({"tol": -1.0}, "tol"),
+        ({"reg_covar": -1e-6}, "reg_covar"),
+        ({"n_init": 0}, "n_init"),
+        ({"seed": -3}, "seed"),
+    ],
+)
+def test_fit_gmm_bad_input(kwargs, match):
+    args = {"X": X_OK, "k": 2, **kwargs}
+    X, k = args.pop("X"), args.pop("k")
+    with pytest.raises(ValueError, match=match):
+        fit_gmm(X, k, **args)
+
+
+@pytest.mark.parametrize(
+    "sigma",
+    [
+        np.stack([np.eye(2), np.diag([1.0, -1.0])]),  # indefinite
+        np.stack([np.eye(2), np.ones((2, 2))]),  # singular
+        np.stack([np.eye(2), [[1.0, 0.5], [0.0, 1.0]]]),  # not symmetric
+    ],
+)
+def test_not_positive_definite(sigma):
+    with pytest.raises(NotPositiveDefiniteError, match="component"):
+        fit_gmm(X_OK, 2, init=(GOOD[0], GOOD[1], sigma))
+    with pytest.raises(ValueError):  # it is a ValueError too
+        log_density(X_OK, GOOD[0], GOOD[1], sigma)
+
+
+def test_other_functions_validate():
+    phi, mu, sigma = GOOD
+    with pytest.raises(ValueError, match="d = 2"):
+        log_likelihood(np.zeros((4, 3)), phi, mu, sigma)
+    with pytest.raises(ValueError, match="sum to 1"):
+        responsibilities(X_OK, phi * 2, mu, sigma)
+    with pytest.raises(ValueError, match="2-D"):
+        predict(X_OK[0], phi, mu, sigma)
+    with pytest.raises(ValueError, match="non-negative int"):
+        sample(phi, mu, sigma, -1, seed=0)
+    with pytest.raises(ValueError, match="one of"):
+        init_params(X_OK, 2, "kmeans")
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        init_params(X_OK, 40)
