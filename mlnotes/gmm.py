@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dtrtri
 
 __all__ = [
     "GMMResult",
@@ -192,11 +192,13 @@ def _check_params(
 def _precision_factors(sigma: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
     """Return U_j = L_j^{-T} (so Sigma_j^{-1} = U_j U_j^T) and log det Sigma_j."""
     L = _cholesky(sigma, what)
-    k, d, _ = sigma.shape
-    eye = np.eye(d)
+    k = sigma.shape[0]
     U = np.empty_like(sigma)
-    for j in range(k):  # k small triangular solves (d x d); no loop over examples
-        U[j] = solve_triangular(L[j], eye, lower=True, check_finite=False).T
+    for j in range(k):  # k small triangular inversions (LAPACK trtri); no loop over examples
+        Linv, info = dtrtri(L[j], lower=1)
+        if info != 0:  # pragma: no cover - a Cholesky factor has a positive diagonal
+            raise NotPositiveDefiniteError(f"{what}: Cholesky factor {j} is singular.")
+        U[j] = Linv.T
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
     return U, logdet
 
