@@ -417,3 +417,32 @@ def test_train_bad_data():
     Xn[3, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         nn.train(p0, Xn, Y, learning_rate=0.1, batch_size=4, n_iter=1)
+
+
+def test_backward_leaves_cache_and_params_intact():
+    # backward overwrites its own temporaries in place; the cache must survive, so that
+    # a second call gives the same gradients
+    params, X, Y = random_problem([4, 6, 5, 3], 7, seed=21)
+    _, cache = nn.forward(params, X)
+    saved = [a.copy() for a in cache.a] + [z.copy() for z in cache.z]
+    W_saved = [W.copy() for W, _ in params]
+    g1 = nn.backward(params, cache, Y)
+    g2 = nn.backward(params, cache, Y)
+    for x, y in zip([*cache.a, *cache.z], saved, strict=True):
+        np.testing.assert_array_equal(x, y)
+    for (W, _), Ws in zip(params, W_saved, strict=True):
+        np.testing.assert_array_equal(W, Ws)
+    for (a, b), (c, d) in zip(g1, g2, strict=True):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+
+
+def test_relu_backward_out_argument():
+    da = np.array([[1.0, -2.0, 3.0]])
+    z = np.array([[0.5, 1.0, -1.0]])
+    expected = np.array([[1.0, -2.0, 0.0]])
+    np.testing.assert_array_equal(nn.relu_backward(da, z), expected)
+    assert da[0, 2] == 3.0  # not modified without out
+    res = nn.relu_backward(da, z, out=da)
+    assert res is da
+    np.testing.assert_array_equal(da, expected)
