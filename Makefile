@@ -41,7 +41,7 @@ book: $(READY)
 ## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
 test: book browser-deps
 	$(BIN)/ruff check .
-	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2
+	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(READY)
 	$(BIN)/ruff check .
