@@ -167,7 +167,8 @@ def _check_shape(rows: int, cols: int) -> None:
 def symbolic_matrix(name: str, rows: int, cols: int, **assumptions: bool) -> sp.Matrix:
     """An explicit ``rows x cols`` sympy matrix with entries ``name_ij``.
 
-    Explicit entries (rather than sympy's abstract ``MatrixSymbol``) let a notebook
+    Chapter 1 checks every identity of its table (e.g. :eq:`mc-transpose-product`)
+    on such matrices. Explicit entries (rather than sympy's abstract ``MatrixSymbol``) let a notebook
     check an identity entry by entry, for the non-square shapes where transposition
     mistakes show. Keyword ``assumptions`` (e.g. ``real=True``) go to every symbol.
 
@@ -186,7 +187,11 @@ def symbolic_matrix(name: str, rows: int, cols: int, **assumptions: bool) -> sp.
 
 
 def symbolic_vector(name: str, n: int, **assumptions: bool) -> sp.Matrix:
-    """An explicit ``n x 1`` sympy column vector with entries ``name_i``."""
+    """An explicit ``n x 1`` sympy column vector with entries ``name_i``.
+
+    Vectors are columns, as on the notation page; see :func:`symbolic_matrix` and
+    chapter 1's checks of :eq:`mc-grad-linear` and :eq:`mc-grad-quadratic`.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string.")
     _check_shape(n, 1)
@@ -218,6 +223,9 @@ def symbolic_gradient(expr: sp.Expr, var: sp.Matrix) -> sp.Matrix:
 
 def matrices_equal(lhs: object, rhs: object) -> bool:
     """Whether two sympy matrices (or scalars) are equal entry by entry.
+
+    The assertion behind every identity of chapter 1, from :eq:`mc-transpose-product`
+    to :eq:`mc-grad-logdet`.
 
     Shapes must agree; each entry of ``lhs - rhs`` must simplify to zero. Returns a
     bool so a notebook can write ``assert matrices_equal(A, B)``.

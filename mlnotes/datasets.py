@@ -107,6 +107,9 @@ class NISTDataset(NamedTuple):
 def load_nist_strd(name: str) -> NISTDataset:
     """Load a NIST StRD linear least-squares data set and its certified values.
 
+    Chapter 2 (:ref:`ne-section-numerics`) measures the digits each solver keeps on
+    these problems, as the log relative error :eq:`ne-lre`.
+
     The data and the certified values are NIST's (Statistical Reference Datasets,
     https://www.itl.nist.gov/div898/strd/lls/lls.shtml); ``mlnotes/data/README.md``
     records where the copies come from and how they were checked (an exact rational
@@ -146,6 +149,8 @@ def load_nist_strd(name: str) -> NISTDataset:
 
 def load_longley() -> NISTDataset:
     """The Longley (1967) macroeconomic data, NIST StRD version: 16 x 6, and certified values.
+
+    The ill-conditioned example of chapter 2, :ref:`ne-section-numerics`.
 
     ``y`` is total employment; the six predictors are the GNP deflator, GNP,
     unemployment, armed forces, population and year. The columns are highly collinear

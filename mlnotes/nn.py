@@ -142,7 +142,8 @@ def _check_params(params: Params) -> None:
 def init_params(layer_sizes: Sequence[int], seed: int | None = None) -> Params:
     r"""Random parameters for a network with the given layer widths.
 
-    ``W`` of layer :math:`l` is drawn from :math:`\mathcal N(0, 2/\text{in})` (He
+    The parameters :math:`W^{(l)}, b^{(l)}` of the network :eq:`dl-two-layer`
+    (chapter 3), for any depth. ``W`` of layer :math:`l` is drawn from :math:`\mathcal N(0, 2/\text{in})` (He
     initialisation, :cite:`he2015`): with ReLU units this keeps the variance of the
     pre-activations roughly constant from layer to layer. Biases start at zero.
 
@@ -182,7 +183,11 @@ def relu(z: np.ndarray) -> np.ndarray:
 
 
 def relu_derivative(z: np.ndarray) -> np.ndarray:
-    r""":math:`\ReLU'(z)`, elementwise: 1 where :math:`z > 0`, else 0 (also at 0, as in PyTorch)."""
+    r""":math:`\ReLU'(z)`, elementwise: 1 where :math:`z > 0`, else 0 (also at 0, as in PyTorch).
+
+    The :math:`\sigma'(z)` of :prf:ref:`bp-lemma-activation` for :math:`\sigma = \ReLU`;
+    chapter 4 explains the choice at 0 (:numref:`fig-bp-relu`).
+    """
     return (np.asarray(z) > 0).astype(np.float64)
 
 
