@@ -365,6 +365,8 @@ def responsibilities(
 def predict(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     """Most probable component of each row, ``argmax_j`` of :func:`responsibilities`.
 
+    The hard assignment read off the E-step responsibilities :eq:`gmm-e-step`.
+
     Returns integer labels in ``0 .. k-1``, shape (n,).
     """
     return np.argmax(responsibilities(X, phi, mu, sigma), axis=1)
@@ -401,7 +403,11 @@ def sample(
 
 
 def n_parameters(k: int, d: int) -> int:
-    """Free parameters of a full-covariance mixture: (k-1) + k d + k d (d+1) / 2."""
+    """Free parameters of a full-covariance mixture: (k-1) + k d + k d (d+1) / 2.
+
+    The count ``p`` in the BIC :eq:`gmm-bic`: ``k - 1`` mixing weights (they sum to
+    1), ``k`` means and ``k`` symmetric covariances.
+    """
     return (k - 1) + k * d + k * d * (d + 1) // 2
 
 
@@ -437,6 +443,9 @@ def init_params(
     X: np.ndarray, k: int, method: str = "kmeans++", *, reg_covar: float = 1e-6, seed=None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting parameters ``(phi, mu, sigma)`` for EM, by one of three methods.
+
+    The initialisations of chapter 5, :ref:`gmm-section-init`; the two that end with
+    an M-step use :eq:`gmm-m-phi`, :eq:`gmm-m-mu` and :eq:`gmm-m-sigma`.
 
     - ``"kmeans++"``: k-means++ seeding picks k rows as centres, each example is
       assigned to its nearest centre, and one M-step on these hard assignments gives
