@@ -13,6 +13,8 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
+from mlnotes._validation import as_float_array
+
 __all__ = [
     "gradient_check",
     "matrices_equal",
@@ -21,23 +23,6 @@ __all__ = [
     "symbolic_matrix",
     "symbolic_vector",
 ]
-
-
-def _as_finite_float_array(x: np.ndarray, name: str = "x") -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real; got a complex array.")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one entry.")
-    arr = arr.astype(np.float64, copy=True)
-    if not np.all(np.isfinite(arr)):
-        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); it must be finite.")
-    return arr
 
 
 def _scalar_value(value: object) -> float:
@@ -87,7 +72,7 @@ def numerical_gradient(
         raise ValueError(f"f must be callable; got {type(f).__name__}.")
     if not (isinstance(eps, (int, float, np.floating, np.integer)) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive finite number; got {eps!r}.")
-    x0 = _as_finite_float_array(x)
+    x0 = as_float_array(x, "x", copy=True)
     _scalar_value(f(x0.copy()))  # fail early, with a clear message, if f is not scalar
     work = x0.copy()
     flat = work.reshape(-1)  # a view on work: edits below change work in place
@@ -141,7 +126,7 @@ def gradient_check(
     """
     if not callable(grad):
         raise ValueError(f"grad must be callable; got {type(grad).__name__}.")
-    x0 = _as_finite_float_array(x)
+    x0 = as_float_array(x, "x", copy=True)
     analytic = np.asarray(grad(x0.copy()), dtype=np.float64)
     if analytic.shape != x0.shape:
         raise ValueError(

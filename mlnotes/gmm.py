@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 
+from mlnotes._validation import as_float_array
+
 __all__ = [
     "GMMResult",
     "NotPositiveDefiniteError",
@@ -99,26 +101,7 @@ class GMMResult:
 
 
 def _check_X(X: np.ndarray, name: str = "X") -> np.ndarray:
-    arr = np.asarray(X)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real; got a complex array.")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D with shape (n, d), one example per row; got an array of "
-            f"shape {arr.shape}. For a single feature use X.reshape(-1, 1); for a single "
-            "example use X.reshape(1, -1)."
-        )
-    if arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs n >= 1 rows, d >= 1.")
-    arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); it must be finite.")
-    return arr
+    return np.ascontiguousarray(as_float_array(X, name, ndim=2))
 
 
 def _cholesky(sigma: np.ndarray, what: str) -> np.ndarray:

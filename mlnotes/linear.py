@@ -23,6 +23,8 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
+from mlnotes._validation import as_float_array
+
 __all__ = [
     "COND_LIMIT",
     "GradientDescentResult",
@@ -93,36 +95,13 @@ class GradientDescentResult:
 # --- validation ---------------------------------------------------------------------
 
 
-def _as_float_array(a: object, name: str) -> np.ndarray:
-    arr = np.asarray(a)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real; got a complex array.")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape}); it needs at least one entry.")
-    arr = np.asarray(arr, dtype=np.float64)
-    if not np.all(np.isfinite(arr)):
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); it must be finite.")
-    return arr
-
-
 def _validate_X(X: object) -> np.ndarray:
-    arr = _as_float_array(X, "X")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"X must be 2-D, shape (n, d) with one example per row; got shape {arr.shape}. "
-            "For a single feature use X.reshape(-1, 1)."
-        )
-    return arr
+    return as_float_array(X, "X", ndim=2)
 
 
 def _validate_Xy(X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
     Xa = _validate_X(X)
-    ya = _as_float_array(y, "y")
+    ya = as_float_array(y, "y")
     if ya.ndim not in (1, 2):
         raise ValueError(f"y must have shape (n,) or (n, m); got shape {ya.shape}.")
     if ya.shape[0] != Xa.shape[0]:
@@ -137,7 +116,7 @@ def _validate_theta_Xy(
     theta: object, X: object, y: object
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     Xa, ya = _validate_Xy(X, y)
-    th = _as_float_array(theta, "theta")
+    th = as_float_array(theta, "theta")
     want = (Xa.shape[1], *ya.shape[1:])
     if th.shape != want:
         raise ValueError(
@@ -402,7 +381,7 @@ def gradient_descent(
     if theta0 is None:
         theta = np.zeros(d)
     else:
-        theta = _as_float_array(theta0, "theta0").copy()
+        theta = as_float_array(theta0, "theta0").copy()
         if theta.shape != (d,):
             raise ValueError(f"theta0 must have shape ({d},) to match X; got {theta.shape}.")
     rng = np.random.default_rng(seed)

@@ -24,6 +24,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from mlnotes._validation import all_finite as _all_finite
+from mlnotes._validation import as_float_array
+
 __all__ = [
     "Cache",
     "DivergenceError",
@@ -73,39 +76,6 @@ class DivergenceError(ValueError):
 
 
 # --- input checks ---------------------------------------------------------------------
-
-
-def _all_finite(arr: np.ndarray) -> bool:
-    # One fast pass: a sum of finite numbers is finite unless it overflows, and any NaN
-    # or infinity makes it non-finite. Only when it is not finite do we look closer.
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.sum(arr)):
-            return True
-    return bool(np.all(np.isfinite(arr)))
-
-
-def _as_2d_float(x: object, name: str) -> np.ndarray:
-    arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
-        raise ValueError(f"{name} must be real; got a complex array.")
-    if arr.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D with examples as rows, shape (n, features); got shape "
-            f"{arr.shape}. For a single example use {name}.reshape(1, -1); for scalar "
-            f"features use {name}.reshape(-1, 1)."
-        )
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} has no rows (shape {arr.shape}); it needs at least one example.")
-    if arr.dtype != np.float64:
-        arr = arr.astype(np.float64)
-    if not _all_finite(arr):
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); it must be finite.")
-    return arr
 
 
 def _check_params(params: Params) -> None:
@@ -212,7 +182,7 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
         Every layer's input ``a`` and pre-activation ``z``, for :func:`backward`.
     """
     _check_params(params)
-    X = _as_2d_float(X, "X")
+    X = as_float_array(X, "X", ndim=2)
     d = params[0][0].shape[1]
     if X.shape[1] != d:
         raise ValueError(
@@ -234,7 +204,7 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
 
 
 def _check_targets(output: np.ndarray, Y: object) -> np.ndarray:
-    Y = _as_2d_float(Y, "Y")
+    Y = as_float_array(Y, "Y", ndim=2)
     if Y.shape != output.shape:
         raise ValueError(
             f"Y has shape {Y.shape} but the network output has shape {output.shape}; "
@@ -252,7 +222,7 @@ def loss(output: np.ndarray, Y: np.ndarray) -> float:
     output, Y : ndarray of shape (n, k)
         Network outputs and targets, one example per row.
     """
-    output = _as_2d_float(output, "output")
+    output = as_float_array(output, "output", ndim=2)
     Y = _check_targets(output, Y)
     r = output - Y
     return 0.5 * float(np.vdot(r, r)) / output.shape[0]
@@ -404,8 +374,8 @@ def train(
         For shapes that do not chain, non-finite data, or bad hyperparameters.
     """
     _check_params(params)
-    X = _as_2d_float(X, "X")
-    Y = _as_2d_float(Y, "Y")
+    X = as_float_array(X, "X", ndim=2)
+    Y = as_float_array(Y, "Y", ndim=2)
     n = X.shape[0]
     if Y.shape[0] != n:
         raise ValueError(f"X has {n} rows but Y has {Y.shape[0]}; one target row per example.")
@@ -419,8 +389,8 @@ def train(
     if has_val:
         if X_val is None or Y_val is None:
             raise ValueError("give both X_val and Y_val, or neither.")
-        X_val = _as_2d_float(X_val, "X_val")
-        Y_val = _as_2d_float(Y_val, "Y_val")
+        X_val = as_float_array(X_val, "X_val", ndim=2)
+        Y_val = as_float_array(Y_val, "Y_val", ndim=2)
         if X_val.shape[1] != d or Y_val.shape != (X_val.shape[0], k):
             raise ValueError(
                 f"held-out data must have shapes (m, {d}) and (m, {k}); got "
