@@ -170,6 +170,29 @@ def gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 # --- the normal equation -----------------------------------------------------------
 
 
+_MIN_NORM_SPREAD = 1e8  # see the rank-deficient branch of normal_equation
+_SQUARE_MIN = 1e-280  # squared column norms below this have lost digits to underflow
+_SQUARE_MAX = 1e280
+
+
+def _column_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the columns, without under- or overflow (scaled by the max)."""
+    amax = np.max(np.abs(X), axis=0)
+    safe = np.where(amax > 0, amax, 1.0)
+    Z = X / safe
+    return amax * np.sqrt(np.einsum("ij,ij->j", Z, Z))
+
+
+def _check_representable(theta: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(theta)):
+        raise ValueError(
+            "the least-squares solution overflows float64: X is tiny compared with y "
+            "(its smallest columns would need coefficients beyond 1.8e308). Rescale the "
+            "columns of X, e.g. standardise them, and solve again."
+        )
+    return theta
+
+
 def _pow2_scale(norms: np.ndarray) -> np.ndarray:
     """Powers of two close to ``1 / norms``: scaling by them is exact in floating point."""
     return np.ldexp(1.0, -np.frexp(norms)[1])
@@ -222,7 +245,10 @@ def normal_equation(
 
     Rank-deficient ``X`` (linearly dependent columns, or ``n < d``): the minimum-norm
     solution :math:`X^+ y` (:eq:`ne-pinv`) is returned and a
-    :class:`RankDeficientWarning` is issued. With ``method="cholesky"`` a
+    :class:`RankDeficientWarning` is issued. If the column norms of ``X`` differ by
+    more than a factor ``1e8``, double precision cannot weigh that norm reliably; the
+    minimum-norm solution of the equilibrated problem, :math:`D (XD)^+ y`, is returned
+    instead (still a least-squares solution) and the warning says so. With ``method="cholesky"`` a
     :class:`numpy.linalg.LinAlgError` is raised instead.
 
     Parameters
@@ -253,7 +279,9 @@ def normal_equation(
     Raises
     ------
     ValueError
-        Bad shapes, NaN or inf, empty arrays, unknown ``method``, bad ``rcond``.
+        Bad shapes, NaN or inf, empty arrays, unknown ``method``, bad ``rcond``; or a
+        solution too large for float64 (``X`` tiny compared with ``y``), which would
+        otherwise come back as ``inf``.
     numpy.linalg.LinAlgError
         ``method="cholesky"`` and :math:`X^\top X` is not positive definite.
     """
@@ -267,22 +295,35 @@ def normal_equation(
         raise ValueError(f"rcond must be a number in [0, 1); got {rcond!r}.")
 
     use_cholesky = method != "svd" and n >= d
-    # one BLAS call (syrk) forms X^T X: the floor of the cost; the column norms are
-    # the square roots of its diagonal, so they cost no extra pass over X.
-    G = Xa.T @ Xa if use_cholesky else None
-    norms = np.sqrt(np.diag(G)) if G is not None else np.sqrt(np.einsum("ij,ij->j", Xa, Xa))
+    # One BLAS call (syrk) forms X^T X: the floor of the cost. The column norms are
+    # the square roots of its diagonal, so they cost no extra pass over X, unless a
+    # column is so small (or large) that its square under- or overflows: then the
+    # norms are measured without squaring and X^T X is formed again from X D.
+    with np.errstate(over="ignore", under="ignore"):  # detected just below
+        G = Xa.T @ Xa if use_cholesky else None
+    squares = np.diag(G) if G is not None else None
+    squares_ok = squares is not None and bool(
+        np.all((squares > _SQUARE_MIN) & (squares < _SQUARE_MAX))
+    )
+    norms = np.sqrt(squares) if squares_ok else _column_norms(Xa)
     zero_cols = norms == 0.0
     norms = np.where(zero_cols, 1.0, norms)
     s = _pow2_scale(norms)  # column scaling D: X D has columns of norm in [0.5, 1)
+    s_y = s[:, None] if ya.ndim == 2 else s
 
     cond_est = np.inf
     if G is not None and not zero_cols.any():
-        G *= s[:, None]
-        G *= s[None, :]  # D G D = (X D)^T (X D) exactly: powers of two
-        b = (Xa.T @ ya) * (s[:, None] if ya.ndim == 2 else s)
+        if squares_ok:
+            G *= s[:, None]
+            G *= s[None, :]  # D G D = (X D)^T (X D) exactly: powers of two
+            b = (Xa.T @ ya) * s_y
+        else:
+            Xs = Xa * s
+            G, b = Xs.T @ Xs, Xs.T @ ya
         t, cond_est = _cholesky_solve(G, b)
         if t is not None and (method == "cholesky" or cond_est <= COND_LIMIT):
-            theta = t * (s[:, None] if ya.ndim == 2 else s)
+            with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
+                theta = _check_representable(t * s_y)
             info = SolveInfo("cholesky", cond_est, d)
             return (theta, info) if return_info else theta
     if method == "cholesky":
@@ -291,25 +332,41 @@ def normal_equation(
             "linearly dependent or n < d. Use method='auto' for the minimum-norm solution."
         )
 
-    Xs = Xa * s
-    t, rank = _svd_solve(Xs, ya, float(rcond))
-    theta = t * (s[:, None] if ya.ndim == 2 else s)
+    with np.errstate(over="ignore"):  # an overflow is reported as a ValueError below
+        t, rank = _svd_solve(Xa * s, ya, float(rcond))
+        theta = t * s_y
     if rank < d:
-        # Column scaling does not change a unique solution, but it does change which of
-        # the many solutions has minimum norm: compute X^+ y in the original units,
-        # keeping the `rank` largest singular values of X.
-        U, sv, Vt = np.linalg.svd(Xa, full_matrices=False)
-        r = min(rank, int(np.count_nonzero(sv)))
-        coef = (U[:, :r].T @ ya) / (sv[:r, None] if ya.ndim == 2 else sv[:r])
-        theta = Vt[:r].T @ coef
+        kept = norms[~zero_cols]
+        with np.errstate(over="ignore"):  # an infinite spread is simply "too far apart"
+            spread = kept.max() / kept.min() if kept.size else 1.0
+        if spread <= _MIN_NORM_SPREAD:
+            # Column scaling does not change a unique solution, but it does change which
+            # of the many solutions has minimum norm: compute X^+ y in the original
+            # units, keeping the `rank` largest singular values of X.
+            U, sv, Vt = np.linalg.svd(Xa, full_matrices=False)
+            r = min(rank, int(np.count_nonzero(sv)))
+            coef = (U[:, :r].T @ ya) / (sv[:r, None] if ya.ndim == 2 else sv[:r])
+            theta = Vt[:r].T @ coef
+            chosen = "the minimum-norm solution X^+ y"
+        else:
+            # Column norms further apart than the precision can weigh: the SVD of X
+            # itself loses the small columns to rounding. Keep the minimum-norm solution
+            # of the equilibrated problem, D (X D)^+ y, which is still a least-squares
+            # solution.
+            chosen = (
+                f"the minimum-norm solution in equilibrated units, D (X D)^+ y (the column "
+                f"norms of X differ by a factor {spread:.1e}, too much to weigh X^+ y in "
+                "double precision)"
+            )
         warnings.warn(
             f"X has numerical rank {rank} < {d} columns: its columns are linearly "
             "dependent (or n < d), so the least-squares solution is not unique. "
-            "Returning the minimum-norm solution X^+ y.",
+            f"Returning {chosen}.",
             RankDeficientWarning,
             stacklevel=2,
         )
     info = SolveInfo("svd", cond_est, rank)
+    theta = _check_representable(theta)
     return (theta, info) if return_info else theta
 
 

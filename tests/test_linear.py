@@ -211,12 +211,41 @@ def test_residual_orthogonal_to_columns(X: np.ndarray, seed: int) -> None:
     y = np.random.default_rng(seed).standard_normal(X.shape[0]) * 10
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RankDeficientWarning)
-        theta = normal_equation(X, y)
+        try:
+            theta = normal_equation(X, y)
+        except ValueError as err:
+            # Only allowed when the exact solution is beyond float64: check it in
+            # scaled form, theta_j = (solution for X_j / m_j) / m_j.
+            assert "overflows" in str(err)
+            m = np.max(np.abs(X), axis=0)
+            m = np.where(m > 0, m, 1.0)
+            ts = np.linalg.lstsq(X / m, y, rcond=None)[0]
+            assert np.max(np.log10(np.abs(ts) + 1e-300) - np.log10(m)) > 307
+            return
     r = y - X @ theta
     scale = np.linalg.norm(X) * (np.linalg.norm(r) + np.linalg.norm(y)) + 1.0
     # 1e-7, not eps: hypothesis finds nearly rank-deficient X (e.g. columns of 1e-6 next
     # to columns of 12) whose kept singular values give cond(X) ~ 1e7.
     assert np.max(np.abs(X.T @ r)) <= 1e-7 * scale
+
+
+def test_tiny_and_huge_columns_are_solved_without_underflow():
+    # Squares of 1e-160 underflow to 0 and of 1e160 overflow: X^T X cannot be formed
+    # directly, yet the solution (about 1e160 and 1e-160) is representable.
+    rng = np.random.default_rng(7)
+    Z = rng.standard_normal((40, 3))
+    theta_z = np.array([1.5, -2.0, 0.25])
+    y = Z @ theta_z
+    scales = np.array([1e-160, 1.0, 1e160])
+    theta = normal_equation(Z * scales, y)
+    np.testing.assert_allclose(theta * scales, theta_z, rtol=1e-12)
+
+
+def test_unrepresentable_solution_is_an_error_not_inf():
+    X = np.full((8, 1), np.finfo(np.float64).tiny)  # 2.2e-308
+    y = np.full(8, 10.0)  # the solution, 10 / 2.2e-308, exceeds float64
+    with pytest.raises(ValueError, match="overflows"):
+        normal_equation(X, y)
 
 
 # --- input validation -----------------------------------------------------------------
