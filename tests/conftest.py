@@ -1,9 +1,17 @@
 """Shared fixtures: paths of the book and the parsed table of contents."""
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
+
+# In CI the property tests draw the same examples every run (derandomize), so a red
+# build always reproduces; locally they explore new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
