@@ -39,8 +39,7 @@ book: $(READY)
 	echo "$(CACHE_KEY)" > _build/.jupyter_cache.key
 
 ## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
-test: book browser-deps
-	$(BIN)/ruff check .
+test: lint book browser-deps
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(READY)

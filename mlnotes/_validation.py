@@ -7,6 +7,8 @@ arrived, and how to fix it.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 
@@ -20,7 +22,9 @@ def all_finite(arr: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(arr)))
 
 
-def as_float_array(a: object, name: str, *, ndim: int | None = None, copy: bool = False) -> np.ndarray:
+def as_float_array(
+    a: object, name: str, *, ndim: Literal[2] | None = None, copy: bool = False
+) -> np.ndarray:
     """``a`` as a finite, real, non-empty float64 array, or a ValueError that says why not.
 
     ``ndim=2`` also requires a matrix with examples as rows. ``copy=True`` always
@@ -40,8 +44,6 @@ def as_float_array(a: object, name: str, *, ndim: int | None = None, copy: bool 
             f"{arr.shape}. For a single feature use {name}.reshape(-1, 1); for a single "
             f"example use {name}.reshape(1, -1)."
         )
-    if ndim is not None and ndim != 2 and arr.ndim != ndim:
-        raise ValueError(f"{name} must be {ndim}-D; got shape {arr.shape}.")
     if arr.size == 0:
         what = "no rows" if ndim == 2 and arr.shape[0] == 0 else "no entries"
         raise ValueError(f"{name} is empty (shape {arr.shape}): it has {what}.")

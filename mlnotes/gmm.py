@@ -129,14 +129,12 @@ def _check_params(
     phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray, d: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a mixture (phi, mu, sigma); return float64 copies."""
-    phi = np.array(phi, dtype=np.float64, ndmin=1)
-    mu = np.array(mu, dtype=np.float64)
-    sigma = np.array(sigma, dtype=np.float64)
+    phi = np.atleast_1d(as_float_array(phi, "phi", copy=True))
+    mu = as_float_array(mu, "mu", copy=True)
+    sigma = as_float_array(sigma, "sigma", copy=True)
     if phi.ndim != 1:
         raise ValueError(f"phi must have shape (k,); got shape {phi.shape}.")
     k = phi.shape[0]
-    if k < 1:
-        raise ValueError("phi is empty; a mixture needs k >= 1 components.")
     if mu.ndim != 2 or mu.shape[0] != k:
         raise ValueError(
             f"mu must have shape (k, d) = ({k}, d), one mean per row, to match phi of "
@@ -150,9 +148,6 @@ def _check_params(
             f"sigma must have shape (k, d, d) = ({k}, {dd}, {dd}), one covariance per "
             f"component; got shape {sigma.shape}."
         )
-    for name, arr in (("phi", phi), ("mu", mu), ("sigma", sigma)):
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite values; it must be finite.")
     if np.any(phi < 0):
         raise ValueError(f"phi must be non-negative (probabilities); got {phi}.")
     if abs(phi.sum() - 1.0) > 1e-8:

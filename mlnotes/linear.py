@@ -51,7 +51,9 @@ class RankDeficientWarning(UserWarning):
 
     :func:`normal_equation` then returns the minimum-norm least-squares solution,
     :math:`X^+ y` (chapter 2, :eq:`ne-pinv`), which is one of infinitely many
-    minimisers of the cost.
+    minimisers of the cost (or, when the column norms of ``X`` differ by more than
+    ``1e8``, the minimum-norm solution of the column-equilibrated problem; the message
+    says which).
     """
 
 
@@ -95,12 +97,8 @@ class GradientDescentResult:
 # --- validation ---------------------------------------------------------------------
 
 
-def _validate_X(X: object) -> np.ndarray:
-    return as_float_array(X, "X", ndim=2)
-
-
 def _validate_Xy(X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    Xa = _validate_X(X)
+    Xa = as_float_array(X, "X", ndim=2)
     ya = as_float_array(y, "y")
     if ya.ndim not in (1, 2):
         raise ValueError(f"y must have shape (n,) or (n, m); got shape {ya.shape}.")
@@ -142,7 +140,7 @@ def add_intercept(X: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n, d + 1), float64
     """
-    Xa = _validate_X(X)
+    Xa = as_float_array(X, "X", ndim=2)
     return np.hstack([np.ones((Xa.shape[0], 1)), Xa])
 
 
@@ -438,7 +436,7 @@ def gradient_descent(
     if theta0 is None:
         theta = np.zeros(d)
     else:
-        theta = as_float_array(theta0, "theta0").copy()
+        theta = as_float_array(theta0, "theta0", copy=True)
         if theta.shape != (d,):
             raise ValueError(f"theta0 must have shape ({d},) to match X; got {theta.shape}.")
     rng = np.random.default_rng(seed)

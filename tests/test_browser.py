@@ -84,13 +84,9 @@ def page(browser, server):
     context.close()
 
 
-def _anchors(html_file: Path) -> set[str]:
-    return set(re.findall(r'\bid="([^"]+)"', html_file.read_text(encoding="utf-8")))
-
-
 @functools.cache
-def _anchors_cached(path: str) -> frozenset:
-    return frozenset(_anchors(Path(path)))
+def _anchors(path: Path) -> frozenset[str]:
+    return frozenset(re.findall(r'\bid="([^"]+)"', path.read_text(encoding="utf-8")))
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -155,7 +151,7 @@ def test_page_renders(page, server, built_html, name):
             target = target / "index.html"
         if not target.exists():
             broken.append(href)
-        elif parts.fragment and unquote(parts.fragment) not in _anchors_cached(str(target)):
+        elif parts.fragment and unquote(parts.fragment) not in _anchors(target):
             broken.append(href)
     assert not broken, f"links on {name} to missing pages or anchors: {sorted(set(broken))[:10]}"
 
