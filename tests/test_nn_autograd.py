@@ -1,0 +1,93 @@
+"""mlnotes.nn gradients against an independent reverse-mode autodiff: autograd.
+
+autograd (pinned in requirements.txt, pure Python on top of numpy) differentiates the
+cost :eq:`bp-cost` of the same network written from scratch below, with none of
+mlnotes' code; ``nn.backward`` must agree with it to 1e-10 relative for any depth
+and width. It runs on every ``make test``. (``test_nn_torch.py`` makes the same
+comparison against PyTorch when the benchmark extras are installed.)
+"""
+
+from __future__ import annotations
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mlnotes import nn
+
+TOL = 1e-10
+
+
+def cost(params, X, Y):
+    """J = 1/(2n) sum ||a_L - y||^2 of a ReLU network, z = a W^T + b, written for autograd."""
+    a = X
+    for i, (W, b) in enumerate(params):
+        z = anp.dot(a, W.T) + b
+        # ReLU with derivative 0 at 0, the convention of nn.relu_derivative
+        a = z if i == len(params) - 1 else anp.where(z > 0, z, 0.0)
+    r = a - Y
+    return 0.5 * anp.sum(r * r) / X.shape[0]
+
+
+cost_gradient = grad(cost)  # reverse mode, with respect to the list of (W, b) pairs
+
+
+def relative_error(a, b):
+    """||a - b|| / ||b||, and 0 when both are exactly zero (a dead ReLU layer)."""
+    num = np.linalg.norm(a - b)
+    return 0.0 if num == 0 else float(num / max(np.linalg.norm(b), np.finfo(float).tiny))
+
+
+def check(sizes, n, seed):
+    rng = np.random.default_rng(seed)
+    params = [(W, 0.3 * rng.standard_normal(b.shape)) for W, b in nn.init_params(sizes, seed)]
+    X = rng.standard_normal((n, sizes[0]))
+    Y = rng.standard_normal((n, sizes[-1]))
+    out, cache = nn.forward(params, X)
+    assert nn.loss(out, Y) == pytest.approx(cost(params, X, Y), rel=1e-12)
+    reference = cost_gradient(params, X, Y)
+    ours = nn.backward(params, cache, Y)
+    assert len(ours) == len(reference) == len(sizes) - 1
+    for (dW, db), (rW, rb) in zip(ours, reference, strict=True):
+        assert dW.shape == rW.shape and db.shape == rb.shape
+        assert relative_error(dW, rW) <= TOL
+        assert relative_error(db, rb) <= TOL
+
+
+@pytest.mark.parametrize(
+    ("sizes", "n"),
+    [([784, 256, 10], 32), ([64, 32, 10], 1), ([1, 1, 1], 1), ([3, 1, 5, 1, 2], 4),
+     ([8, 16, 16, 16, 16, 3], 9), ([5, 2], 3), ([4, 8, 8, 8, 8, 8, 8, 8, 8, 1], 6)],
+    ids=lambda v: "-".join(map(str, v)) if isinstance(v, list) else f"n={v}",
+)
+def test_backward_matches_autograd(sizes, n):
+    check(sizes, n, seed=n + len(sizes))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 12), min_size=2, max_size=7),
+    n=st.integers(1, 10),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_backward_matches_autograd_any_shape(sizes, n, seed):
+    check(sizes, n, seed)
+
+
+def test_the_reference_tells_a_wrong_backward_pass():
+    """A check that cannot fail proves nothing: two classic backprop bugs must fail it."""
+    rng = np.random.default_rng(1)
+    (W1, b1), (W2, b2) = params = nn.init_params([4, 6, 3], seed=1)
+    X, Y = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    (rW1, _), (rW2, _) = cost_gradient(params, X, Y)
+    z1 = X @ W1.T + b1
+    dz2 = (np.maximum(z1, 0) @ W2.T + b2 - Y) / len(X)
+    right = (dz2 @ W2 * (z1 > 0)).T @ X
+    assert relative_error(right, rW1) <= TOL
+    no_relu_mask = (dz2 @ W2).T @ X  # forgot the activation's derivative
+    no_mean = len(X) * dz2.T @ np.maximum(z1, 0)  # forgot the 1/n of the mean cost
+    assert relative_error(no_relu_mask, rW1) > 1e-3
+    assert relative_error(no_mean, rW2) > 1e-3
