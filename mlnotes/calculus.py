@@ -17,8 +17,10 @@ from mlnotes._validation import as_float_array
 
 __all__ = [
     "gradient_check",
+    "lre",
     "matrices_equal",
     "numerical_gradient",
+    "relative_error",
     "symbolic_gradient",
     "symbolic_matrix",
     "symbolic_vector",
@@ -138,6 +140,58 @@ def gradient_check(
     numeric = numerical_gradient(f, x0, eps)
     scale = np.maximum(1.0, np.maximum(np.abs(analytic), np.abs(numeric)))
     return float(np.max(np.abs(analytic - numeric) / scale))
+
+
+# --- accuracy measures --------------------------------------------------------------
+
+
+def _pair(estimate: object, reference: object) -> tuple[np.ndarray, np.ndarray]:
+    est = as_float_array(estimate, "estimate")
+    ref = as_float_array(reference, "reference")
+    if est.shape != ref.shape:
+        raise ValueError(
+            f"estimate has shape {est.shape} but reference has shape {ref.shape}; "
+            "compare arrays of the same shape."
+        )
+    return est, ref
+
+
+def relative_error(estimate: object, reference: object) -> float:
+    r"""Relative error :math:`\lVert \hat x - x \rVert_2 / \lVert x \rVert_2` of a whole array.
+
+    The accuracy measure of chapter 2's solver comparisons (section "Numerics",
+    :eq:`ne-cond-squared`): a backward-stable solver's relative error is at most about
+    :math:`u\,\kappa`, with :math:`u` the unit roundoff.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in shape, are not finite, or ``reference`` is zero.
+    """
+    est, ref = _pair(estimate, reference)
+    norm = float(np.linalg.norm(ref))
+    if norm == 0:
+        raise ValueError("reference is zero: a relative error is undefined; use an absolute one.")
+    return float(np.linalg.norm(est - ref)) / norm
+
+
+def lre(estimate: object, reference: object) -> float:
+    r"""Log relative error: the number of correct significant digits, :eq:`ne-lre`.
+
+    :math:`\min_i -\log_{10}(|\hat\beta_i - \beta_i| / |\beta_i|)`, the measure NIST
+    uses for its Statistical Reference Datasets; where a reference entry is zero the
+    absolute error is used instead, as NIST does. Exact agreement counts as 16 digits
+    (all that float64 carries), so the result lies in ``(-inf, 16]``.
+
+    Raises
+    ------
+    ValueError
+        If the arrays differ in shape or are not finite.
+    """
+    est, ref = _pair(estimate, reference)
+    scale = np.where(ref == 0, 1.0, np.abs(ref))
+    rel = np.abs(est - ref) / scale
+    return float(np.min(-np.log10(np.maximum(rel, 1e-16))))
 
 
 # --- sympy helpers ------------------------------------------------------------------

@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from mlnotes.calculus import (
     gradient_check,
+    lre,
     matrices_equal,
     numerical_gradient,
+    relative_error,
     symbolic_gradient,
     symbolic_matrix,
     symbolic_vector,
@@ -211,3 +213,45 @@ def test_matrices_equal_on_scalars_needs_simplification():
     t = sp.Symbol("t", real=True)
     assert matrices_equal(sp.sin(t) ** 2 + sp.cos(t) ** 2, 1)
     assert not matrices_equal(sp.sin(t) ** 2, 1)
+
+
+# --- accuracy measures ---------------------------------------------------------------
+
+
+def test_lre_counts_correct_significant_digits():
+    cert = np.array([1.0, -2.0, 300.0])
+    assert lre(cert, cert) == 16.0  # exact: all that float64 carries
+    assert lre(cert * (1 + 1e-7), cert) == pytest.approx(7.0, abs=1e-6)
+    # the minimum over entries: one bad coefficient decides
+    assert lre(cert + np.array([0.0, 0.0, 3e-2]), cert) == pytest.approx(4.0, abs=1e-9)
+    # a certified zero is compared in absolute terms, as NIST does
+    assert lre(np.array([1e-9, 1.0]), np.array([0.0, 1.0])) == pytest.approx(9.0)
+    assert lre(np.array([2.0]), np.array([1.0])) == pytest.approx(0.0)
+
+
+def test_relative_error_is_normwise():
+    ref = np.array([3.0, 4.0])
+    assert relative_error(ref, ref) == 0.0
+    assert relative_error(np.array([3.0, 4.5]), ref) == pytest.approx(0.1)
+    assert relative_error(np.array([[3.0], [4.5]]), ref.reshape(2, 1)) == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("func", [lre, relative_error])
+@pytest.mark.parametrize(
+    ("estimate", "reference", "message"),
+    [
+        (np.ones(3), np.ones(2), "shape"),
+        (np.array([np.nan]), np.ones(1), "estimate contains"),
+        (np.ones(1), np.array([np.inf]), "reference contains"),
+        (np.ones(1, dtype=complex), np.ones(1), "real"),
+        ([], [], "empty"),
+    ],
+)
+def test_accuracy_measures_reject_bad_input(func, estimate, reference, message):
+    with pytest.raises(ValueError, match=message):
+        func(estimate, reference)
+
+
+def test_relative_error_to_zero_is_an_error():
+    with pytest.raises(ValueError, match="reference is zero"):
+        relative_error(np.ones(2), np.zeros(2))
