@@ -60,16 +60,20 @@ serve: book
 	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory _build/html
 
 ## lab: open the chapters in JupyterLab; the default kernel is this venv's Python, with mlnotes
+# As root (a container) Jupyter needs --allow-root; without a display (ssh, a
+# container) it prints the URL to open instead of starting a browser.
 lab: $(READY)
-	$(BIN)/jupyter lab chapters
+	flags=""; \
+	if [ "$$(id -u)" = 0 ]; then flags="$$flags --allow-root"; fi; \
+	if [ "$$(uname)" != Darwin ] && [ -z "$${DISPLAY:-}" ] && [ -z "$${WAYLAND_DISPLAY:-}" ]; then \
+	  flags="$$flags --no-browser"; fi; \
+	$(BIN)/jupyter lab $$flags chapters
 
 ## execute: re-execute every chapter notebook in place, top to bottom, in a fresh kernel
+# tests/notebooks.py stores them in canonical form (no timestamps, merged streams), so
+# that executing twice changes nothing.
 execute: $(READY)
-	for nb in chapters/*.ipynb; do \
-	  echo "executing $$nb"; \
-	  $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.timeout=600 --ExecutePreprocessor.kernel_name=python3 "$$nb"; \
-	done
+	$(BIN)/python tests/notebooks.py chapters/*.ipynb
 
 ## bench: speed ratios against the reference libraries (needs requirements-bench.txt)
 bench: $(READY)
