@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from mlnotes._validation import as_float_array
+from mlnotes._validation import as_float_array, real_number
 
 __all__ = [
     "gradient_check",
@@ -49,6 +49,9 @@ def numerical_gradient(
     :math:`\partial f / \partial x_i \approx (f(x + \epsilon e_i) - f(x - \epsilon e_i)) / 2\epsilon`,
     for every entry of ``x``, so the result has the shape of ``x`` (the denominator
     layout of :eq:`mc-layout`). The truncation error is :math:`O(\epsilon^2)`.
+    The step is relative where ``x`` is large, :math:`\epsilon \max(1, |x_i|)`, so
+    that it still moves ``x_i`` (a fixed step of ``1e-6`` is lost entirely when added
+    to ``1e10``).
 
     Parameters
     ----------
@@ -57,7 +60,7 @@ def numerical_gradient(
     x : ndarray
         The point; any shape (scalar, vector, matrix, ...). It is not modified.
     eps : float, default 1e-6
-        The step :math:`\epsilon`; positive and finite.
+        The relative step :math:`\epsilon`, in ``(0, 1]``.
 
     Returns
     -------
@@ -67,27 +70,44 @@ def numerical_gradient(
     Raises
     ------
     ValueError
-        If ``x`` is empty or not finite, ``eps`` is not a positive number, or ``f``
-        does not return a finite scalar.
+        If ``x`` is empty or not finite, ``eps`` is not in ``(0, 1]`` or too small to
+        move ``x`` at all, or ``f`` does not return a finite scalar.
     """
     if not callable(f):
         raise ValueError(f"f must be callable; got {type(f).__name__}.")
-    if not (isinstance(eps, (int, float, np.floating, np.integer)) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite number; got {eps!r}.")
+    eps = real_number(eps, "eps", low=0.0, high=1.0, low_open=True)
     x0 = as_float_array(x, "x", copy=True)
+    steps = _steps(x0, eps)
     _scalar_value(f(x0.copy()))  # fail early, with a clear message, if f is not scalar
     work = x0.copy()
     flat = work.reshape(-1)  # a view on work: edits below change work in place
     grad = np.empty(flat.size)
     for i in range(flat.size):
         xi = flat[i]
-        flat[i] = xi + eps
+        flat[i] = xi + steps[i]
         f_plus = _scalar_value(f(work))
-        flat[i] = xi - eps
+        flat[i] = xi - steps[i]
         f_minus = _scalar_value(f(work))
         flat[i] = xi
-        grad[i] = (f_plus - f_minus) / (2.0 * eps)
+        grad[i] = (f_plus - f_minus) / (2.0 * steps[i])
     return grad.reshape(x0.shape)
+
+
+def _steps(x: np.ndarray, eps: float) -> np.ndarray:
+    """The steps eps * max(1, |x_i|), as actually represented: (x + h) - (x - h) over 2."""
+    flat = x.reshape(-1)
+    h = eps * np.maximum(1.0, np.abs(flat))
+    with np.errstate(over="ignore", invalid="ignore"):
+        exact = ((flat + h) - (flat - h)) / 2.0  # the step the arithmetic really takes
+    bad = ~np.isfinite(exact) | (exact <= 0.0) | (np.abs(exact - h) > 0.5 * h)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"eps = {eps:g} cannot move x: at entry {i} (x = {flat[i]:g}) the step "
+            f"{h[i]:.3g} is lost to rounding in x +/- step. Use a larger eps (about "
+            "1e-6 suits double precision)."
+        )
+    return exact
 
 
 def gradient_check(
@@ -273,10 +293,31 @@ def matrices_equal(lhs: object, rhs: object) -> bool:
     ------
     ValueError
         If the shapes differ (a transposition mistake that should not pass silently
-        as "not equal").
+        as "not equal"), or an argument is not a sympy object, a number, or a list of
+        them. Strings are refused: sympy would parse, and so evaluate, them.
     """
-    a = sp.Matrix(lhs) if isinstance(lhs, (sp.MatrixBase, list)) else sp.Matrix([[lhs]])
-    b = sp.Matrix(rhs) if isinstance(rhs, (sp.MatrixBase, list)) else sp.Matrix([[rhs]])
+    a = _sympy_matrix(lhs, "lhs")
+    b = _sympy_matrix(rhs, "rhs")
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
     return all(sp.simplify(sp.expand(d)) == 0 for d in (a - b))
+
+
+def _sympy_matrix(value: object, name: str) -> sp.Matrix:
+    def check(entry: object) -> None:
+        if isinstance(entry, (list, tuple)):
+            for e in entry:
+                check(e)
+        elif not isinstance(entry, (sp.Basic, sp.MatrixBase, int, float, complex, np.number)) or (
+            isinstance(entry, (bool, np.bool_))
+        ):
+            raise ValueError(
+                f"{name} must be a sympy expression or matrix, a number, or a list of "
+                f"them; got {type(entry).__name__}. (Strings are refused: sympy would "
+                "evaluate them as code.)"
+            )
+
+    check(value)
+    if isinstance(value, (sp.MatrixBase, list, tuple)):
+        return sp.Matrix(value)
+    return sp.Matrix([[value]])

@@ -27,14 +27,21 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 
-from mlnotes._validation import as_float_array
+from mlnotes._validation import (
+    as_float_array,
+    as_rng,
+    positive_int,
+    probability_vector,
+    real_number,
+)
 
 __all__ = [
+    "CollapsedComponentError",
     "GMMResult",
     "NotPositiveDefiniteError",
     "bic",
     "fit_gmm",
-    "init_params",
+    "init_mixture",
     "log_density",
     "log_likelihood",
     "n_parameters",
@@ -58,6 +65,19 @@ class NotPositiveDefiniteError(ValueError):
     covariance: a component has collapsed onto fewer than ``d + 1`` affinely
     independent points. Increase ``reg_covar`` (the ridge added to every covariance),
     use fewer components, or rescale the data.
+    """
+
+
+class CollapsedComponentError(NotPositiveDefiniteError):
+    r"""An EM step produced a covariance that is singular at working precision.
+
+    A component has collapsed onto fewer than ``d + 1`` affinely independent points
+    (chapter 5, section "Numerical care": the log-likelihood is unbounded, so EM can
+    run off towards :math:`+\infty` instead of converging). Raised by
+    :func:`fit_gmm` when a covariance's smallest eigenvalue is below rounding level
+    for the data's scale, even with ``reg_covar=0``, where the Cholesky factorisation
+    might still succeed and the log-likelihood come out huge and meaningless.
+    Increase ``reg_covar``, use fewer components, or remove duplicate points.
     """
 
 
@@ -96,6 +116,16 @@ class GMMResult:
     n_iter: int
     converged: bool
 
+    @property
+    def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(phi, mu, sigma)``: the name every fitter's result uses for its parameters."""
+        return self.phi, self.mu, self.sigma
+
+    @property
+    def history(self) -> np.ndarray:
+        """The objective per iteration, as for the other fitters: ``log_likelihoods``."""
+        return self.log_likelihoods
+
 
 # --------------------------------------------------------------------------- checks
 
@@ -129,11 +159,9 @@ def _check_params(
     phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray, d: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validate a mixture (phi, mu, sigma); return float64 copies."""
-    phi = np.atleast_1d(as_float_array(phi, "phi", copy=True))
+    phi = probability_vector(phi, "phi")
     mu = as_float_array(mu, "mu", copy=True)
     sigma = as_float_array(sigma, "sigma", copy=True)
-    if phi.ndim != 1:
-        raise ValueError(f"phi must have shape (k,); got shape {phi.shape}.")
     k = phi.shape[0]
     if mu.ndim != 2 or mu.shape[0] != k:
         raise ValueError(
@@ -148,13 +176,6 @@ def _check_params(
             f"sigma must have shape (k, d, d) = ({k}, {dd}, {dd}), one covariance per "
             f"component; got shape {sigma.shape}."
         )
-    if np.any(phi < 0):
-        raise ValueError(f"phi must be non-negative (probabilities); got {phi}.")
-    if abs(phi.sum() - 1.0) > 1e-8:
-        raise ValueError(
-            f"phi must sum to 1 (it is a probability vector); it sums to {phi.sum():.12g}. "
-            "Divide it by its sum."
-        )
     scale = np.maximum(np.abs(sigma).max(axis=(1, 2)), np.finfo(np.float64).tiny)
     asym = np.abs(sigma - sigma.transpose(0, 2, 1)).max(axis=(1, 2)) / scale
     if np.any(asym > 1e-10):
@@ -167,9 +188,26 @@ def _check_params(
     return phi, mu, sigma
 
 
-def _precision_factors(sigma: np.ndarray, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return U_j = L_j^{-T} (so Sigma_j^{-1} = U_j U_j^T) and log det Sigma_j."""
+def _precision_factors(
+    sigma: np.ndarray, what: str, floor: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return U_j = L_j^{-T} (so Sigma_j^{-1} = U_j U_j^T) and log det Sigma_j.
+
+    ``floor > 0`` (in EM) also refuses a covariance whose smallest Cholesky pivot is
+    below it: such a covariance is singular at the data's rounding level.
+    """
     L = _cholesky(sigma, what)
+    if floor > 0:
+        pivots = np.min(np.diagonal(L, axis1=1, axis2=2) ** 2, axis=1)
+        bad = np.flatnonzero(pivots <= floor).tolist()
+        if bad:
+            raise CollapsedComponentError(
+                f"{what}: component(s) {bad} collapsed: their covariance is singular at "
+                f"the rounding level of the data (smallest pivot {pivots.min():.3g} <= "
+                f"{floor:.3g}), so the log-likelihood grows without bound instead of "
+                "converging. Increase reg_covar, use fewer components, or remove "
+                "duplicate points."
+            )
     k = sigma.shape[0]
     U = np.empty_like(sigma)
     for j in range(k):  # k small triangular inversions (LAPACK trtri); no loop over examples
@@ -219,6 +257,11 @@ def _log_joint(
         Y -= b
         Y *= Y
         maha = np.add.reduce(Y.reshape(k, d, stop - start), axis=1)
+        if not np.isfinite(maha).all():
+            raise ValueError(
+                "squared distances between X and the means overflow float64 (X, mu or "
+                "1/sigma is too large): rescale the data, e.g. standardise the columns."
+            )
         maha *= -0.5
         maha += const
         out[:, start:stop] = maha
@@ -241,12 +284,13 @@ def _normalise(logp: np.ndarray) -> np.ndarray:
     return s
 
 
-def _e_step(Xt, phi, mu, sigma, out=None, what="sigma"):
+def _e_step(Xt, phi, mu, sigma, out=None, what="sigma", floor=0.0):
     """E-step :eq:`gmm-e-step`: responsibilities (k, n) and per-example log-likelihoods."""
-    U, logdet = _precision_factors(sigma, what)
+    U, logdet = _precision_factors(sigma, what, floor)
     with np.errstate(divide="ignore"):  # log 0 = -inf for an empty component is fine
         log_phi = np.log(phi)
-    logp = _log_joint(Xt, log_phi, mu, U, logdet, out=out)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as an error
+        logp = _log_joint(Xt, log_phi, mu, U, logdet, out=out)
     ll = _normalise(logp)
     return logp, ll
 
@@ -277,14 +321,6 @@ def _m_step(Xt: np.ndarray, w: np.ndarray, reg_covar: float, buf: np.ndarray | N
 
 
 # ------------------------------------------------------------------------ public API
-
-
-def _as_rng(seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
-        raise ValueError(f"seed must be None, a non-negative int or a Generator; got {seed!r}.")
-    return np.random.default_rng(seed)
 
 
 def log_density(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
@@ -366,9 +402,8 @@ def sample(
         The component (0-based) each row was drawn from.
     """
     phi, mu, sigma = _check_params(phi, mu, sigma)
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
-        raise ValueError(f"n must be a non-negative int (the number of samples); got {n!r}.")
-    rng = _as_rng(seed)
+    n = positive_int(n, "n (the number of samples)", minimum=0, maximum=10**9)
+    rng = as_rng(seed)
     L = _cholesky(sigma, "sigma")
     k, d = mu.shape
     z = rng.choice(k, size=int(n), p=phi / phi.sum())
@@ -384,8 +419,10 @@ def n_parameters(k: int, d: int) -> int:
     """Free parameters of a full-covariance mixture: (k-1) + k d + k d (d+1) / 2.
 
     The count ``p`` in the BIC :eq:`gmm-bic`: ``k - 1`` mixing weights (they sum to
-    1), ``k`` means and ``k`` symmetric covariances.
+    1), ``k`` means and ``k`` symmetric covariances. ``k`` and ``d`` are positive
+    integers.
     """
+    k, d = positive_int(k, "k"), positive_int(d, "d")
     return (k - 1) + k * d + k * d * (d + 1) // 2
 
 
@@ -396,9 +433,10 @@ def bic(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> fl
     the same definition as scikit-learn's ``GaussianMixture.bic``.
     """
     X = _check_X(X)
+    phi, mu, sigma = _check_params(phi, mu, sigma, d=X.shape[1])
     n, d = X.shape
-    k = np.asarray(phi).shape[0]
-    return float(-2.0 * n * log_likelihood(X, phi, mu, sigma) + n_parameters(k, d) * np.log(n))
+    _, ll = _e_step(np.ascontiguousarray(X.T), phi, mu, sigma)
+    return float(-2.0 * ll.sum() + n_parameters(phi.shape[0], d) * np.log(n))
 
 
 def _kmeans_pp_centres(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -417,8 +455,13 @@ def _kmeans_pp_centres(X: np.ndarray, k: int, rng: np.random.Generator) -> np.nd
     return np.array(idx)
 
 
-def init_params(
-    X: np.ndarray, k: int, method: str = "kmeans++", *, reg_covar: float = 1e-6, seed=None
+def init_mixture(
+    X: np.ndarray,
+    k: int,
+    method: str = "kmeans++",
+    *,
+    reg_covar: float = 1e-6,
+    seed: int | np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Starting parameters ``(phi, mu, sigma)`` for EM, by one of three methods.
 
@@ -434,9 +477,16 @@ def init_params(
       followed by one M-step; all means start near the data mean.
     """
     X = _check_X(X)
+    k = _check_k(k, X.shape[0])
+    reg_covar = real_number(reg_covar, "reg_covar", low=0.0)
+    if not (isinstance(method, str) and method in _INIT_METHODS):
+        raise ValueError(f"init method must be one of {_INIT_METHODS}; got {method!r}.")
+    return _init_mixture(X, k, method, reg_covar, as_rng(seed))
+
+
+def _init_mixture(X, k, method, reg_covar, rng):
+    """The initialisations of :func:`init_mixture` on checked arguments."""
     n, d = X.shape
-    k = _check_k(k, n)
-    rng = _as_rng(seed)
     Xt = np.ascontiguousarray(X.T)
     if method == "kmeans++":
         centres = X[_kmeans_pp_centres(X, k, rng)]
@@ -450,15 +500,13 @@ def init_params(
         mu = X[rng.choice(n, size=k, replace=False)].copy()
         cov = np.atleast_2d(np.cov(Xt, bias=True)) + reg_covar * np.eye(d)
         return np.full(k, 1.0 / k), mu, np.repeat(cov[None], k, axis=0)
-    if method == "responsibilities":
-        w = rng.uniform(size=(k, n))
-        w /= w.sum(axis=0)
-        return _m_step(Xt, w, reg_covar)
-    raise ValueError(f"init method must be one of {_INIT_METHODS}; got {method!r}.")
+    w = rng.uniform(size=(k, n))  # "responsibilities"
+    w /= w.sum(axis=0)
+    return _m_step(Xt, w, reg_covar)
 
 
 def _check_k(k, n: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
         raise ValueError(f"k must be an int (the number of components); got {k!r}.")
     if k < 1 or k > n:
         raise ValueError(
@@ -497,7 +545,7 @@ def fit_gmm(
     init : tuple (phi, mu, sigma), str or None, default None
         Starting parameters. A tuple is used exactly (the first E-step uses it, as
         scikit-learn's ``weights_init``/``means_init``/``precisions_init``); a string
-        names a method of :func:`init_params` (``"kmeans++"``, ``"points"``,
+        names a method of :func:`init_mixture` (``"kmeans++"``, ``"points"``,
         ``"responsibilities"``); None means ``"kmeans++"``.
     max_iter : int, default 100
         Maximum number of EM iterations (0 returns the starting parameters).
@@ -525,18 +573,17 @@ def fit_gmm(
     NotPositiveDefiniteError
         A covariance in ``init`` is not positive definite, or an M-step produced one
         (a collapsed component; increase ``reg_covar``).
+    CollapsedComponentError
+        A covariance became singular at the data's rounding level (a subclass of
+        :class:`NotPositiveDefiniteError`), also with ``reg_covar=0``.
     """
     X = _check_X(X)
     n, d = X.shape
     k = _check_k(k, n)
-    if not isinstance(max_iter, (int, np.integer)) or isinstance(max_iter, bool) or max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative int; got {max_iter!r}.")
-    if not (np.isscalar(tol) and np.isfinite(tol) and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}.")
-    if not (np.isscalar(reg_covar) and np.isfinite(reg_covar) and reg_covar >= 0):
-        raise ValueError(f"reg_covar must be a finite number >= 0; got {reg_covar!r}.")
-    if not isinstance(n_init, (int, np.integer)) or isinstance(n_init, bool) or n_init < 1:
-        raise ValueError(f"n_init must be a positive int; got {n_init!r}.")
+    max_iter = positive_int(max_iter, "max_iter", minimum=0, maximum=10**7)
+    tol = real_number(tol, "tol", low=0.0)
+    reg_covar = real_number(reg_covar, "reg_covar", low=0.0)
+    n_init = positive_int(n_init, "n_init", maximum=10**4)
     if init is None:
         init = "kmeans++"
     if isinstance(init, str):
@@ -558,21 +605,25 @@ def fit_gmm(
         phi0, mu0, sigma0 = _check_params(*init, d=d)
         if phi0.shape[0] != k:
             raise ValueError(f"init has {phi0.shape[0]} components but k = {k}.")
-    rng = _as_rng(seed)
+    rng = as_rng(seed)
     Xt = np.ascontiguousarray(X.T)
+    # A covariance entry computed from X carries a rounding error of about
+    # eps * E[x^2]; eigenvalues below d times that are indistinguishable from zero.
+    floor = d * np.finfo(np.float64).eps * float(np.max(np.einsum("ij,ij->i", Xt, Xt))) / n
     logp = np.empty((k, n))
     buf = np.empty((d, n))
     best: GMMResult | None = None
     for _ in range(n_init):
         if isinstance(init, str):
-            phi, mu, sigma = init_params(X, k, init, reg_covar=reg_covar, seed=rng)
+            phi, mu, sigma = _init_mixture(X, k, init, reg_covar, rng)
         else:
             phi, mu, sigma = phi0, mu0, sigma0
         history = []
         converged = False
         prev = -np.inf
         for it in range(1, max_iter + 1):
-            w, ll = _e_step(Xt, phi, mu, sigma, out=logp, what=f"sigma after iteration {it - 1}")
+            what = f"sigma after iteration {it - 1}"
+            w, ll = _e_step(Xt, phi, mu, sigma, out=logp, what=what, floor=floor)
             ll_mean = float(np.mean(ll))
             history.append(ll_mean)
             phi, mu, sigma = _m_step(Xt, w, reg_covar, buf)
@@ -580,7 +631,8 @@ def fit_gmm(
                 converged = True
                 break
             prev = ll_mean
-        _, ll = _e_step(Xt, phi, mu, sigma, out=logp, what=f"sigma after iteration {len(history)}")
+        what = f"sigma after iteration {len(history)}"
+        _, ll = _e_step(Xt, phi, mu, sigma, out=logp, what=what, floor=floor)
         result = GMMResult(
             phi=phi,
             mu=mu,

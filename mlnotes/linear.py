@@ -23,17 +23,28 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from mlnotes._validation import as_float_array
+from mlnotes._validation import (
+    DivergenceError,
+    as_float_array,
+    as_rng,
+    finite_result,
+    positive_int,
+    real_number,
+)
 
 __all__ = [
     "COND_LIMIT",
+    "DivergenceError",
     "GradientDescentResult",
+    "IllConditionedWarning",
+    "LeastSquaresResult",
     "RankDeficientWarning",
-    "SolveInfo",
     "add_intercept",
     "cost",
     "gradient",
     "gradient_descent",
+    "ill_conditioned_problem",
+    "least_squares",
     "normal_equation",
 ]
 
@@ -44,6 +55,10 @@ __all__ = [
 COND_LIMIT: float = 1e7
 
 _EPS = float(np.finfo(np.float64).eps)
+_RESCALE_HINT = (
+    "X, y or theta are too large: rescale the columns of X (e.g. standardise them) "
+    "and y, and try again."
+)
 
 
 class RankDeficientWarning(UserWarning):
@@ -57,12 +72,23 @@ class RankDeficientWarning(UserWarning):
     """
 
 
+class IllConditionedWarning(UserWarning):
+    """Issued when ``method="cholesky"`` is forced beyond :data:`COND_LIMIT`.
+
+    The normal equations then keep fewer than about 9 significant digits (chapter 2,
+    :eq:`ne-cond-squared`); ``method="auto"`` would have used the SVD instead.
+    """
+
+
 @dataclass(frozen=True)
-class SolveInfo:
-    """How :func:`normal_equation` solved the problem.
+class LeastSquaresResult:
+    """A least-squares solution and how :func:`least_squares` computed it.
 
     Attributes
     ----------
+    theta : ndarray
+        The parameters, shape ``(d,)`` or ``(d, m)``: what :func:`normal_equation`
+        returns.
     method : str
         ``"cholesky"`` (normal equations) or ``"svd"`` (orthogonal fallback).
     cond_estimate : float
@@ -72,6 +98,7 @@ class SolveInfo:
         Numerical rank of ``X`` (``d`` unless rank deficient).
     """
 
+    theta: np.ndarray
     method: str
     cond_estimate: float
     rank: int
@@ -81,17 +108,34 @@ class SolveInfo:
 class GradientDescentResult:
     """Result of :func:`gradient_descent`.
 
+    The three fitters of mlnotes (:func:`gradient_descent`, :func:`mlnotes.nn.train`,
+    :func:`mlnotes.gmm.fit_gmm`) return results with the same names for what they
+    share: ``params``, ``n_iter`` (iterations run), ``converged`` and ``history``
+    (the objective, starting before the first iteration).
+
     Attributes
     ----------
     theta : ndarray
-        Final parameters, shape ``(d,)``.
-    cost_history : ndarray
+        Final parameters, shape ``(d,)``; also available as ``params``.
+    history : ndarray
         The cost :eq:`ne-cost` divided by ``n`` (the mean of ``(h - y)**2 / 2``) at
-        the initial ``theta`` and after every epoch, shape ``(epochs + 1,)``.
+        the initial ``theta`` and after every epoch, shape ``(n_iter + 1,)``.
+    n_iter : int
+        Epochs run.
+    converged : bool
+        Whether the cost stopped changing by more than ``tol`` (relative) before
+        ``n_epochs`` epochs.
     """
 
     theta: np.ndarray
-    cost_history: np.ndarray
+    history: np.ndarray
+    n_iter: int
+    converged: bool
+
+    @property
+    def params(self) -> np.ndarray:
+        """The final parameters (the same array as ``theta``)."""
+        return self.theta
 
 
 # --- validation ---------------------------------------------------------------------
@@ -151,8 +195,10 @@ def cost(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
     ``(n, m)`` (``theta`` is ``(d, m)``; the costs of the ``m`` columns are summed).
     """
     Xa, ya, th = _validate_theta_Xy(theta, X, y)
-    r = Xa @ th - ya
-    return 0.5 * float(np.sum(r * r))
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        r = Xa @ th - ya
+        J = 0.5 * float(np.sum(r * r))
+    return finite_result(J, "the cost", _RESCALE_HINT)
 
 
 def gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -162,7 +208,9 @@ def gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
     equal and cheaper). Same shape as ``theta``.
     """
     Xa, ya, th = _validate_theta_Xy(theta, X, y)
-    return Xa.T @ (Xa @ th - ya)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        g = Xa.T @ (Xa @ th - ya)
+    return finite_result(g, "the gradient", _RESCALE_HINT)
 
 
 # --- the normal equation -----------------------------------------------------------
@@ -216,15 +264,14 @@ def _svd_solve(Xs: np.ndarray, y: np.ndarray, rcond: float) -> tuple[np.ndarray,
     return theta, int(rank)
 
 
-def normal_equation(
+def least_squares(
     X: np.ndarray,
     y: np.ndarray,
     *,
     method: Literal["auto", "cholesky", "svd"] = "auto",
     rcond: float | None = None,
-    return_info: bool = False,
-) -> np.ndarray | tuple[np.ndarray, SolveInfo]:
-    r"""Least-squares parameters :math:`\hat\theta = \arg\min_\theta \norm{X\theta - y}^2`.
+) -> LeastSquaresResult:
+    r"""Least squares :math:`\hat\theta = \arg\min_\theta \norm{X\theta - y}^2`, and how it was solved.
 
     Implements :eq:`ne-normal-equation`, :math:`\hat\theta = (X^\top X)^{-1} X^\top y`,
     without forming an inverse, and falls back to an orthogonal method when the normal
@@ -258,39 +305,50 @@ def normal_equation(
         Targets; with ``m`` columns, ``m`` independent problems share ``X``.
     method : {"auto", "cholesky", "svd"}, default "auto"
         ``"auto"`` chooses as above; the others force one path (``"cholesky"`` raises
-        if ``X^T X`` is not numerically positive definite, but does not check
-        :data:`COND_LIMIT`: it is there to show what the normal equations lose).
+        if ``X^T X`` is not numerically positive definite, and issues an
+        :class:`IllConditionedWarning` beyond :data:`COND_LIMIT`: it is there to show
+        what the normal equations lose).
     rcond : float, optional
-        Relative cut-off for small singular values in the SVD path. Default
-        ``10 * d * eps`` (about ``1e-14`` for ``d = 50``): far tighter than
-        :func:`numpy.linalg.lstsq`'s ``max(n, d) * eps``, which for tall ``X``
-        discards directions that the data do determine.
-    return_info : bool, default False
-        Also return a :class:`SolveInfo` (method used, condition estimate, rank).
+        Relative cut-off for small singular values in the SVD path, in ``[0, 1)``.
+        Default ``min(10 d, max(n, d)) * eps``: never looser than
+        :func:`numpy.linalg.lstsq`'s ``max(n, d) * eps``, and for tall ``X`` far
+        tighter (``lstsq``'s cut-off then discards directions that the data do
+        determine).
 
     Returns
     -------
-    theta : ndarray, shape (d,) or (d, m)
-    info : SolveInfo
-        Only if ``return_info``.
+    LeastSquaresResult
+        ``theta`` (what :func:`normal_equation` returns), the path taken, the
+        condition estimate and the numerical rank.
 
     Raises
     ------
     ValueError
-        Bad shapes, NaN or inf, empty arrays, unknown ``method``, bad ``rcond``; or a
+        Bad shapes, NaN or inf, complex or non-numeric arrays, empty arrays, unknown
+        ``method``, bad ``rcond``; or a
         solution too large for float64 (``X`` tiny compared with ``y``), which would
         otherwise come back as ``inf``.
     numpy.linalg.LinAlgError
         ``method="cholesky"`` and :math:`X^\top X` is not positive definite.
     """
+    return _least_squares(*_solver_arguments(X, y, method, rcond))
+
+
+def _solver_arguments(X, y, method, rcond) -> tuple[np.ndarray, np.ndarray, str, float]:
     Xa, ya = _validate_Xy(X, y)
-    if method not in ("auto", "cholesky", "svd"):
+    if not (isinstance(method, str) and method in ("auto", "cholesky", "svd")):
         raise ValueError(f"method must be 'auto', 'cholesky' or 'svd'; got {method!r}.")
     n, d = Xa.shape
     if rcond is None:
-        rcond = 10.0 * d * _EPS
-    elif not (np.isscalar(rcond) and np.isfinite(rcond) and 0.0 <= rcond < 1.0):
-        raise ValueError(f"rcond must be a number in [0, 1); got {rcond!r}.")
+        rcond = min(10 * d, max(n, d)) * _EPS
+    else:
+        rcond = real_number(rcond, "rcond", low=0.0, high=1.0, high_open=True)
+    return Xa, ya, method, rcond
+
+
+def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> LeastSquaresResult:
+    """The solver of :func:`least_squares` on checked float64 arrays."""
+    n, d = Xa.shape
 
     use_cholesky = method != "svd" and n >= d
     # One BLAS call (syrk) forms X^T X: the floor of the cost. The column norms are
@@ -320,10 +378,18 @@ def normal_equation(
             G, b = Xs.T @ Xs, Xs.T @ ya
         t, cond_est = _cholesky_solve(G, b)
         if t is not None and (method == "cholesky" or cond_est <= COND_LIMIT):
+            if cond_est > COND_LIMIT:
+                warnings.warn(
+                    f"method='cholesky': the estimated condition number of the scaled "
+                    f"X^T X is {cond_est:.1e} > COND_LIMIT = {COND_LIMIT:.0e}, so the "
+                    f"solution keeps only about {max(0.0, 16 - np.log10(cond_est)):.0f} "
+                    "significant digits. method='auto' would use the SVD of X.",
+                    IllConditionedWarning,
+                    stacklevel=3,
+                )
             with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
                 theta = _check_representable(t * s_y)
-            info = SolveInfo("cholesky", cond_est, d)
-            return (theta, info) if return_info else theta
+            return LeastSquaresResult(theta, "cholesky", cond_est, d)
     if method == "cholesky":
         raise np.linalg.LinAlgError(
             "X^T X is not numerically positive definite: the columns of X are (nearly) "
@@ -361,11 +427,30 @@ def normal_equation(
             "dependent (or n < d), so the least-squares solution is not unique. "
             f"Returning {chosen}.",
             RankDeficientWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    info = SolveInfo("svd", cond_est, rank)
-    theta = _check_representable(theta)
-    return (theta, info) if return_info else theta
+    return LeastSquaresResult(_check_representable(theta), "svd", cond_est, rank)
+
+
+
+
+def normal_equation(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    method: Literal["auto", "cholesky", "svd"] = "auto",
+    rcond: float | None = None,
+) -> np.ndarray:
+    r"""Least-squares parameters :math:`\hat\theta`: the solution of :eq:`ne-normal-equation`.
+
+    The parameters of :func:`least_squares` (see there for the algorithm, chapter 2's
+    :prf:ref:`ne-alg-solver`, the arguments and the errors), without the diagnostics.
+
+    Returns
+    -------
+    theta : ndarray, shape (d,) or (d, m)
+    """
+    return _least_squares(*_solver_arguments(X, y, method, rcond)).theta
 
 
 # --- gradient descent -------------------------------------------------------------
@@ -375,11 +460,12 @@ def gradient_descent(
     X: np.ndarray,
     y: np.ndarray,
     learning_rate: float,
-    epochs: int = 100,
+    n_epochs: int = 100,
     *,
     batch_size: int | None = None,
     theta0: np.ndarray | None = None,
-    seed: int | None = 0,
+    tol: float = 0.0,
+    seed: int | np.random.Generator | None = None,
 ) -> GradientDescentResult:
     r"""Batch or mini-batch gradient descent on the least-squares cost.
 
@@ -395,74 +481,126 @@ def gradient_descent(
     y : ndarray, shape (n,)
     learning_rate : float
         Step size :math:`\alpha > 0`.
-    epochs : int, default 100
-        Passes over the data; with mini-batches each epoch visits every example once,
-        in an order shuffled by ``seed``.
+    n_epochs : int, default 100
+        Passes over the data (at most 10**8); with mini-batches each epoch visits
+        every example once, in an order shuffled by ``seed``.
     batch_size : int, optional
         Mini-batch size (``1 <= batch_size <= n``); None means full batch.
     theta0 : ndarray, shape (d,), optional
-        Starting point; zeros by default.
-    seed : int, optional
-        Seed of ``numpy.random.default_rng`` for the shuffling.
+        Starting point; zeros by default. Not modified.
+    tol : float, default 0
+        Stop early when an epoch changes the mean cost by at most ``tol`` times its
+        size; ``0`` runs all ``n_epochs`` unless the cost stops changing exactly.
+    seed : None, int or numpy Generator
+        Seeds the shuffling of mini-batches.
 
     Returns
     -------
     GradientDescentResult
-        ``theta`` and the mean cost :math:`J(\theta)/n` per epoch (index 0 is the start).
+        ``theta``, the mean cost :math:`J(\theta)/n` per epoch in ``history`` (index 0
+        is the start), ``n_iter`` epochs run and whether ``tol`` stopped them.
 
     Raises
     ------
+    DivergenceError
+        The cost became non-finite: the learning rate is too large (the message gives
+        the epoch and the stability bound; the error carries the history so far).
     ValueError
-        Bad shapes or values; or the cost becomes non-finite (the learning rate is too
-        large and the iteration diverges), with the epoch and the stability bound in the
-        message.
+        Bad shapes or values of any argument.
     """
     Xa, ya = _validate_Xy(X, y)
     if ya.ndim != 1:
         raise ValueError(f"y must have shape (n,); got {ya.shape}.")
     n, d = Xa.shape
-    if not (np.isscalar(learning_rate) and np.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive finite number; got {learning_rate!r}.")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; got {epochs!r}.")
-    if batch_size is None:
-        batch_size = n
-    elif (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or not 1 <= batch_size <= n
-    ):
-        raise ValueError(f"batch_size must be an integer in [1, n={n}]; got {batch_size!r}.")
+    learning_rate = real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
+    n_epochs = positive_int(n_epochs, "n_epochs", maximum=10**8)
+    batch_size = n if batch_size is None else positive_int(batch_size, "batch_size", maximum=n)
+    tol = real_number(tol, "tol", low=0.0)
     if theta0 is None:
         theta = np.zeros(d)
     else:
         theta = as_float_array(theta0, "theta0", copy=True)
         if theta.shape != (d,):
             raise ValueError(f"theta0 must have shape ({d},) to match X; got {theta.shape}.")
-    rng = np.random.default_rng(seed)
+    rng = as_rng(seed)
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+        r = Xa @ theta - ya
+        start = 0.5 * float(r @ r) / n
+    if not np.isfinite(start):
+        raise ValueError(f"the cost at theta0 overflows float64. {_RESCALE_HINT}")
+    return _gradient_descent(Xa, ya, theta, learning_rate, n_epochs, batch_size, tol, rng, start)
 
-    def mean_cost(th: np.ndarray) -> float:
-        r = Xa @ th - ya
-        return 0.5 * float(r @ r) / n
 
-    history = np.empty(epochs + 1)
-    history[0] = mean_cost(theta)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for epoch in range(1, epochs + 1):
+def _gradient_descent(Xa, ya, theta, alpha, n_epochs, batch_size, tol, rng, start):
+    """The loop of :func:`gradient_descent` on checked arguments; updates ``theta``."""
+    n = Xa.shape[0]
+    history = [start]
+    converged = False
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
+        for epoch in range(1, n_epochs + 1):
             if batch_size == n:
-                theta -= learning_rate * (Xa.T @ (Xa @ theta - ya)) / n
+                theta -= alpha * (Xa.T @ (Xa @ theta - ya)) / n
             else:
                 order = rng.permutation(n)
-                for start in range(0, n, batch_size):
-                    idx = order[start : start + batch_size]
+                for first in range(0, n, batch_size):
+                    idx = order[first : first + batch_size]
                     Xb = Xa[idx]
-                    theta -= learning_rate * (Xb.T @ (Xb @ theta - ya[idx])) / idx.size
-            history[epoch] = mean_cost(theta)
-            if not np.isfinite(history[epoch]):
-                lam = float(np.linalg.eigvalsh(Xa.T @ Xa / n)[-1])
-                raise ValueError(
-                    f"gradient descent diverged: the cost is {history[epoch]} after epoch "
-                    f"{epoch}. The learning rate {learning_rate:g} is too large; full-batch "
-                    f"descent is stable only below 2 / lambda_max(X^T X / n) = {2 / lam:.4g}."
+                    theta -= alpha * (Xb.T @ (Xb @ theta - ya[idx])) / idx.size
+            r = Xa @ theta - ya
+            J = 0.5 * float(r @ r) / n
+            history.append(J)
+            if not np.isfinite(J):
+                raise DivergenceError(
+                    f"gradient descent diverged: the cost is {J} after epoch {epoch}. The "
+                    f"learning rate {alpha:g} is too large; full-batch descent is stable "
+                    f"only below 2 / lambda_max(X^T X / n) = {_stability_bound(Xa):.4g}.",
+                    epoch,
+                    np.asarray(history),
                 )
-    return GradientDescentResult(theta, history)
+            if abs(history[-2] - J) <= tol * abs(J):
+                converged = True
+                break
+    return GradientDescentResult(theta, np.asarray(history), len(history) - 1, converged)
+
+
+def _stability_bound(X: np.ndarray) -> float:
+    """2 / lambda_max(X^T X / n), computed from the scaled X so that it cannot overflow."""
+    scale = float(np.max(np.abs(X)))
+    if scale == 0.0:
+        return np.inf
+    s_max = float(np.linalg.norm(X / scale, 2))  # the largest singular value of X / scale
+    with np.errstate(over="ignore", under="ignore"):
+        return 2.0 * X.shape[0] / (s_max * scale) ** 2
+
+
+# --- test problems -----------------------------------------------------------------
+
+
+def ill_conditioned_problem(
+    n: int, d: int, cond: float, *, seed: int | np.random.Generator | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""A consistent least-squares problem ``y = X theta`` with a prescribed :math:`\kappa(X)`.
+
+    ``X = U diag(s) V^T`` with random orthonormal ``U`` (n x d) and ``V`` (d x d) and
+    singular values ``s`` spaced logarithmically from 1 down to ``1/cond``; ``theta``
+    has equal weight on every right singular vector. Chapter 2 uses it to show the
+    silent truncation of :func:`numpy.linalg.lstsq` (section "A solver that is wrong
+    without warning", after :eq:`ne-pinv`); the tests and benchmarks use it too.
+
+    Returns
+    -------
+    X : ndarray, shape (n, d)
+    y : ndarray, shape (n,)
+    theta : ndarray, shape (d,)
+        The exact solution.
+    """
+    n = positive_int(n, "n")
+    d = positive_int(d, "d", maximum=n)
+    cond = real_number(cond, "cond", low=1.0, high=1e300)
+    rng = as_rng(seed)
+    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = np.logspace(0.0, -np.log10(cond), d)
+    X = (U * s) @ V.T
+    theta = V @ np.ones(d)
+    return X, X @ theta, theta

@@ -20,17 +20,21 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from mlnotes._validation import DivergenceError, as_float_array, as_rng, finite_result
 from mlnotes._validation import all_finite as _all_finite
-from mlnotes._validation import as_float_array
+from mlnotes._validation import positive_int as _positive_int
+from mlnotes._validation import real_number as _real_number
 
 __all__ = [
     "Cache",
     "DivergenceError",
     "Params",
+    "TrainResult",
     "backward",
     "forward",
     "init_params",
@@ -58,21 +62,41 @@ class Cache(NamedTuple):
     z: list[np.ndarray]
 
 
-class DivergenceError(ValueError):
-    """Training produced a non-finite loss.
+@dataclass(frozen=True)
+class TrainResult:
+    """Result of :func:`train` (chapter 3, :eq:`dl-minibatch-step`).
+
+    Named like the other fitters' results (:class:`mlnotes.linear.GradientDescentResult`,
+    :class:`mlnotes.gmm.GMMResult`): ``params``, ``n_iter``, ``converged``, ``history``.
 
     Attributes
     ----------
-    step : int
-        The (1-based) step whose mini-batch loss was NaN or infinite.
-    history : dict
-        The history recorded up to that step, so the curve can still be plotted.
+    params : list of (W, b)
+        The trained parameters.
+    history : ndarray
+        The full training cost :math:`J` (:eq:`dl-cost`) at each of ``steps``.
+    steps : ndarray of int
+        The steps after which ``history`` was recorded (0 = the start, and the last).
+    val_history : ndarray
+        The held-out cost at ``steps`` (empty without held-out data).
+    batch_loss : ndarray
+        The mini-batch cost before each step, length ``n_iter``.
+    snapshots : dict
+        ``{step: params}`` for the requested ``snapshot_steps``.
+    n_iter : int
+        Steps run.
+    converged : bool
+        Whether ``tol`` stopped training before the requested number of steps.
     """
 
-    def __init__(self, message: str, step: int, history: dict) -> None:
-        super().__init__(message)
-        self.step = step
-        self.history = history
+    params: Params
+    history: np.ndarray
+    steps: np.ndarray
+    val_history: np.ndarray
+    batch_loss: np.ndarray
+    snapshots: dict
+    n_iter: int
+    converged: bool
 
 
 # --- input checks ---------------------------------------------------------------------
@@ -91,6 +115,11 @@ def _check_params(params: Params) -> None:
         W, b = layer
         if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
             raise ValueError(f"params[{i}]: W and b must be numpy arrays.")
+        for what, arr in (("W", W), ("b", b)):
+            if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+                raise ValueError(
+                    f"params[{i}]: {what} must be a real float array; got dtype {arr.dtype}."
+                )
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[0]:
             raise ValueError(
                 f"params[{i}]: W must have shape (out, in) and b shape (out,); got W "
@@ -109,7 +138,9 @@ def _check_params(params: Params) -> None:
 # --- the network ------------------------------------------------------------------------
 
 
-def init_params(layer_sizes: Sequence[int], seed: int | None = None) -> Params:
+def init_params(
+    layer_sizes: Sequence[int], seed: int | np.random.Generator | None = None
+) -> Params:
     r"""Random parameters for a network with the given layer widths.
 
     The parameters :math:`W^{(l)}, b^{(l)}` of the network :eq:`dl-two-layer`
@@ -122,24 +153,33 @@ def init_params(layer_sizes: Sequence[int], seed: int | None = None) -> Params:
     layer_sizes : sequence of int
         ``[d, h_1, ..., h_{f-1}, k]``: input width, hidden widths, output width; at
         least two entries, all positive.
-    seed : int or None
-        Seed of :func:`numpy.random.default_rng`.
+    seed : None, int or numpy Generator
+        Seeds the draw of the weights.
 
     Returns
     -------
     list of (W, b)
         One pair per layer, ``W`` of shape ``(out, in)``, ``b`` of shape ``(out,)``.
     """
-    sizes = list(layer_sizes) if not isinstance(layer_sizes, (str, bytes)) else None
+    try:
+        sizes = None if isinstance(layer_sizes, (str, bytes)) else list(layer_sizes)
+    except TypeError:
+        sizes = None
     if sizes is None or len(sizes) < 2:
         raise ValueError(
             "layer_sizes must list at least the input and output widths, e.g. [64, 32, 10]; "
             f"got {layer_sizes!r}."
         )
     for s in sizes:
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 1:
             raise ValueError(f"layer widths must be positive integers; got {layer_sizes!r}.")
-    rng = np.random.default_rng(seed)
+    n_weights = sum(int(i) * int(o) for i, o in itertools.pairwise(sizes))
+    if n_weights > 10**9:
+        raise ValueError(
+            f"layer_sizes {layer_sizes!r} ask for {n_weights:.3g} weights (8 bytes each); "
+            "the limit is 1e9. Use narrower layers."
+        )
+    rng = as_rng(seed)
     params: Params = []
     for n_in, n_out in itertools.pairwise(sizes):
         W = rng.standard_normal((int(n_out), int(n_in))) * math.sqrt(2.0 / n_in)
@@ -149,7 +189,7 @@ def init_params(layer_sizes: Sequence[int], seed: int | None = None) -> Params:
 
 def relu(z: np.ndarray) -> np.ndarray:
     r""":math:`\ReLU(z) = \max(z, 0)`, elementwise (chapter 4, :eq:`bp-two-layer`)."""
-    return np.maximum(z, 0.0)
+    return np.maximum(as_float_array(z, "z"), 0.0)
 
 
 def relu_derivative(z: np.ndarray) -> np.ndarray:
@@ -158,7 +198,7 @@ def relu_derivative(z: np.ndarray) -> np.ndarray:
     The :math:`\sigma'(z)` of :prf:ref:`bp-lemma-activation` for :math:`\sigma = \ReLU`;
     chapter 4 explains the choice at 0 (:numref:`fig-bp-relu`).
     """
-    return (np.asarray(z) > 0).astype(np.float64)
+    return (as_float_array(z, "z") > 0).astype(np.float64)
 
 
 def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
@@ -180,6 +220,12 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
     output : ndarray of shape (n, k)
     cache : Cache
         Every layer's input ``a`` and pre-activation ``z``, for :func:`backward`.
+
+    Raises
+    ------
+    ValueError
+        Params that do not chain or are not finite real arrays, ``X`` of the wrong
+        width, or activations that overflow float64.
     """
     _check_params(params)
     X = as_float_array(X, "X", ndim=2)
@@ -189,6 +235,20 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
             f"X has {X.shape[1]} feature column(s) but the first layer expects {d} "
             f"(W of shape {params[0][0].shape})."
         )
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        output, cache = _forward(params, X)
+    finite_result(output, "the network output", _OVERFLOW_HINT)
+    return output, cache
+
+
+_OVERFLOW_HINT = (
+    "The weights or the inputs are too large: rescale the inputs (standardise them) or "
+    "start from smaller weights."
+)
+
+
+def _forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
+    """The forward pass of :func:`forward` on checked arrays."""
     a_list = [X]
     z_list = []
     a = X
@@ -221,18 +281,49 @@ def loss(output: np.ndarray, Y: np.ndarray) -> float:
     ----------
     output, Y : ndarray of shape (n, k)
         Network outputs and targets, one example per row.
+
+    Raises
+    ------
+    ValueError
+        Shapes that differ, non-finite values, or a cost that overflows float64.
     """
     output = as_float_array(output, "output", ndim=2)
     Y = _check_targets(output, Y)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        J = _loss(output, Y)
+    return finite_result(J, "the cost", "The outputs and targets are too far apart: rescale them.")
+
+
+def _loss(output: np.ndarray, Y: np.ndarray) -> float:
     r = output - Y
     return 0.5 * float(np.vdot(r, r)) / output.shape[0]
+
+
+def _batch(name: str, arr: object, width: int | None = None) -> np.ndarray:
+    """A checked (n, width) float array for the lemma helpers."""
+    arr = as_float_array(arr, name, ndim=2)
+    if width is not None and arr.shape[1] != width:
+        raise ValueError(f"{name} must have {width} columns; got shape {arr.shape}.")
+    return arr
+
+
+def _same_rows(**arrays: np.ndarray) -> None:
+    rows = {name: a.shape[0] for name, a in arrays.items()}
+    if len(set(rows.values())) != 1:
+        raise ValueError(f"the arrays must have one row per example, the same n; got {rows}.")
 
 
 def loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
     r""":math:`\partial J / \partial Z^{(f)} = (O - Y)/n`, the start of the backward pass (:eq:`bp-output-grad`).
 
     The :math:`\frac12` of the cost cancels the 2 of the square's derivative.
+    ``output`` and ``Y`` must have the same shape ``(n, k)``.
     """
+    output = as_float_array(output, "output", ndim=2)
+    return _loss_gradient(output, _check_targets(output, Y))
+
+
+def _loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
     dz = np.subtract(output, Y)
     dz *= 1.0 / output.shape[0]
     return dz
@@ -245,8 +336,15 @@ def linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, 
     :math:`\partial J/\partial b = \partial J/\partial z`; for a batch with examples as
     rows the per-example terms add up, giving ``dz.T @ a`` and ``dz.sum(axis=0)``.
 
-    Returns ``(dW, db)`` with the shapes of ``W`` and ``b``.
+    ``dz`` is ``(n, out)`` and ``a`` is ``(n, in)``. Returns ``(dW, db)`` with the
+    shapes of ``W`` and ``b``, ``(out, in)`` and ``(out,)``.
     """
+    dz, a = _batch("dz", dz), _batch("a", a)
+    _same_rows(dz=dz, a=a)
+    return _linear_backward_weights(dz, a)
+
+
+def _linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return dz.T @ a, dz.sum(axis=0)
 
 
@@ -254,18 +352,52 @@ def relu_backward(da: np.ndarray, z: np.ndarray, out: np.ndarray | None = None) 
     r"""Lemma 2 (:prf:ref:`bp-lemma-activation`) for :math:`a = \ReLU(z)`: :math:`\partial J/\partial z = \partial J/\partial a \odot \ReLU'(z)`.
 
     ``ReLU'(z)`` is 1 where ``z > 0`` and 0 elsewhere (0 at ``z = 0``, as PyTorch).
-    ``out`` (e.g. ``da`` itself, when it is no longer needed) receives the result and
-    saves allocating a new array.
+    ``da`` and ``z`` must have the same shape. ``out`` (e.g. ``da`` itself, when it is
+    no longer needed) receives the result and saves allocating a new array.
     """
+    da, z = as_float_array(da, "da"), as_float_array(z, "z")
+    if da.shape != z.shape:
+        raise ValueError(f"da and z must have the same shape; got {da.shape} and {z.shape}.")
+    if out is not None and (not isinstance(out, np.ndarray) or out.shape != da.shape):
+        raise ValueError(f"out must be a float array of shape {da.shape}.")
+    return _relu_backward(da, z, out)
+
+
+def _relu_backward(da: np.ndarray, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.multiply(da, z > 0, out=out)
 
 
 def linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
     r"""Lemma 3 (:prf:ref:`bp-lemma-linear-input`): :math:`\partial J/\partial a = W^\T (\partial J/\partial z)`.
 
-    With examples as rows the product is transposed, :math:`(W^\T dz^\T)^\T` = ``dz @ W``.
+    With examples as rows the product is transposed, :math:`(W^\T dz^\T)^\T` = ``dz @ W``;
+    ``dz`` is ``(n, out)`` and ``W`` is ``(out, in)``.
     """
+    W = _batch("W", W)
+    dz = _batch("dz", dz, width=W.shape[0])
+    return _linear_backward_input(dz, W)
+
+
+def _linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
     return dz @ W
+
+
+def _check_cache(params: Params, cache: object) -> None:
+    """The cache must come from forward(params, X) for these params: shapes chain."""
+    hint = "cache must be the second value returned by forward(params, X) for these params"
+    if not isinstance(cache, Cache) or len(cache.z) != len(params) or len(cache.a) != len(params):
+        raise ValueError(f"{hint}; it has the wrong number of layers.")
+    n = cache.a[0].shape[0] if isinstance(cache.a[0], np.ndarray) and cache.a[0].ndim == 2 else -1
+    for i, (W, _) in enumerate(params):
+        a, z = cache.a[i], cache.z[i]
+        if not (isinstance(a, np.ndarray) and isinstance(z, np.ndarray)):
+            raise ValueError(f"{hint}; layer {i} holds no arrays.")
+        if a.shape != (n, W.shape[1]) or z.shape != (n, W.shape[0]):
+            raise ValueError(
+                f"{hint}: layer {i} has W of shape {W.shape} but the cache holds an input "
+                f"of shape {a.shape} and a pre-activation of shape {z.shape}; it belongs "
+                "to another network or batch."
+            )
 
 
 def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
@@ -280,7 +412,7 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
     ----------
     params : list of (W, b)
     cache : Cache
-        From ``forward(params, X)``.
+        From ``forward(params, X)``; a cache from another network or batch is refused.
     Y : ndarray of shape (n, k)
         Targets.
 
@@ -290,20 +422,20 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
         Matching ``params`` in length and shapes.
     """
     _check_params(params)
-    if not isinstance(cache, Cache) or len(cache.z) != len(params):
-        raise ValueError(
-            "cache must be the second value returned by forward(params, X) for these params."
-        )
-    output = cache.z[-1]
-    Y = _check_targets(output, Y)
+    _check_cache(params, cache)
+    Y = _check_targets(cache.z[-1], Y)
+    return _backward(params, cache, Y)
+
+
+def _backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
+    """The backward pass of :func:`backward` on checked arguments (the lemma kernels)."""
     grads: Params = [None] * len(params)  # type: ignore[list-item]
-    dz = loss_gradient(output, Y)
+    dz = _loss_gradient(cache.z[-1], Y)
     for i in range(len(params) - 1, -1, -1):
-        W = params[i][0]
-        grads[i] = linear_backward_weights(dz, cache.a[i])
+        grads[i] = _linear_backward_weights(dz, cache.a[i])
         if i > 0:
-            da = linear_backward_input(dz, W)
-            dz = relu_backward(da, cache.z[i - 1], out=da)  # da is ours: overwrite it
+            da = _linear_backward_input(dz, params[i][0])
+            dz = _relu_backward(da, cache.z[i - 1], out=da)  # da is ours: overwrite it
     return grads
 
 
@@ -319,19 +451,22 @@ def train(
     batch_size: int,
     n_iter: int | None = None,
     n_epochs: int | None = None,
-    seed: int | None = None,
+    tol: float = 0.0,
+    seed: int | np.random.Generator | None = None,
     X_val: np.ndarray | None = None,
     Y_val: np.ndarray | None = None,
     eval_every: int | None = None,
     snapshot_steps: Sequence[int] = (),
-) -> tuple[Params, dict]:
+) -> TrainResult:
     r"""Mini-batch stochastic gradient descent (chapter 3, :eq:`dl-minibatch-step`).
 
     Each step takes the next ``batch_size`` examples of a random permutation of the
     training set (reshuffled every epoch), computes the average gradient over them with
-    :func:`backward`, and moves every parameter by
+    the backward pass, and moves every parameter by
     :math:`\theta \leftarrow \theta - \alpha \cdot \text{average gradient}`.
-    ``batch_size = n`` is batch gradient descent; ``batch_size = 1`` is SGD.
+    ``batch_size = n`` is batch gradient descent; ``batch_size = 1`` is SGD. The
+    arguments are checked once; the steps run the private kernels of :func:`forward`
+    and :func:`backward`.
 
     Parameters
     ----------
@@ -346,30 +481,28 @@ def train(
     n_iter, n_epochs : int
         Give exactly one: the number of steps, or of passes through the data
         (``ceil(n / B)`` steps each; the last batch of an epoch may be smaller).
-    seed : int or None
-        Seed of the shuffling.
+    tol : float, default 0
+        Stop early when the recorded training cost changes by at most ``tol`` times
+        its size between two records; ``0`` runs every step.
+    seed : None, int or numpy Generator
+        Seeds the shuffling.
     X_val, Y_val : ndarray, optional
-        Held-out data; its loss is recorded alongside the training loss.
+        Held-out data; its cost is recorded alongside the training cost.
     eval_every : int, optional
-        Record the full training (and held-out) loss every this many steps, and at
+        Record the full training (and held-out) cost every this many steps, and at
         step 0 and the last step. Default: about 100 records.
     snapshot_steps : sequence of int
         Steps after which a copy of the parameters is stored (``0`` = the start).
 
     Returns
     -------
-    params : list of (W, b)
-        The trained parameters.
-    history : dict
-        ``"batch_loss"`` (the mini-batch loss before each step, length ``n_iter``),
-        ``"step"`` (steps at which the full losses were recorded), ``"train_loss"``,
-        ``"val_loss"`` (empty without held-out data), ``"snapshots"`` ({step: params}).
+    TrainResult
 
     Raises
     ------
     DivergenceError
-        A :class:`ValueError` raised when a mini-batch loss becomes NaN or infinite;
-        its message names the step, and it carries the history so far.
+        A mini-batch cost or the parameters became NaN or infinite (the learning rate
+        is too large); it names the step and carries the mini-batch costs so far.
     ValueError
         For shapes that do not chain, non-finite data, or bad hyperparameters.
     """
@@ -396,89 +529,97 @@ def train(
                 f"held-out data must have shapes (m, {d}) and (m, {k}); got "
                 f"{X_val.shape} and {Y_val.shape}."
             )
-    if not (
-        isinstance(learning_rate, (int, float, np.floating))
-        and math.isfinite(learning_rate)
-        and learning_rate > 0
-    ):
-        raise ValueError(f"learning_rate must be a positive number; got {learning_rate!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not (
-        1 <= batch_size <= n
-    ):
-        raise ValueError(f"batch_size must be an integer between 1 and n = {n}; got {batch_size!r}.")
-    steps_per_epoch = -(-n // int(batch_size))
+    learning_rate = _real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
+    batch_size = _positive_int(batch_size, "batch_size", maximum=n)
+    tol = _real_number(tol, "tol", low=0.0)
+    steps_per_epoch = -(-n // batch_size)
     if (n_iter is None) == (n_epochs is None):
         raise ValueError("give exactly one of n_iter and n_epochs.")
-    count = n_iter if n_iter is not None else n_epochs
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"n_iter / n_epochs must be a positive integer; got {count!r}.")
-    total = int(n_iter) if n_iter is not None else int(n_epochs) * steps_per_epoch
+    if n_iter is not None:
+        total = _positive_int(n_iter, "n_iter", maximum=10**9)
+    else:
+        total = _positive_int(n_epochs, "n_epochs", maximum=10**9 // steps_per_epoch)
+        total *= steps_per_epoch
     if eval_every is None:
         eval_every = max(1, total // 100)
-    elif isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 1:
-        raise ValueError(f"eval_every must be a positive integer; got {eval_every!r}.")
-    snap = {int(s) for s in snapshot_steps}
-
-    rng = np.random.default_rng(seed)
+    else:
+        eval_every = _positive_int(eval_every, "eval_every")
+    snap = set()
+    for step in snapshot_steps:
+        snap.add(_positive_int(step, "a snapshot step", minimum=0, maximum=total))
+    rng = as_rng(seed)
     params = [(W.astype(np.float64, copy=True), b.astype(np.float64, copy=True)) for W, b in params]
-    history: dict = {
-        "batch_loss": [],
-        "step": [],
-        "train_loss": [],
-        "val_loss": [],
-        "snapshots": {},
-    }
+    return _train(params, X, Y, X_val, Y_val, learning_rate, batch_size, total, tol,
+                  eval_every, snap, rng)
 
-    def record(step: int) -> None:
-        history["step"].append(step)
-        history["train_loss"].append(loss(forward(params, X)[0], Y))
-        if has_val:
-            history["val_loss"].append(loss(forward(params, X_val)[0], Y_val))
 
-    def snapshot(step: int) -> None:
-        if step in snap:
-            history["snapshots"][step] = [(W.copy(), b.copy()) for W, b in params]
+def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every, snap, rng):
+    """The steps of :func:`train` on checked arguments; updates ``params`` in place."""
+    n = X.shape[0]
+    batch_losses: list[float] = []
+    steps: list[int] = []
+    train_loss: list[float] = []
+    val_loss: list[float] = []
+    snapshots: dict = {}
 
     def diverged(step: int, what: str) -> DivergenceError:
         return DivergenceError(
             f"the {what} became non-finite at step {step} of {total}; the learning rate "
-            f"{learning_rate} is probably too large (try a smaller one).",
+            f"{alpha} is probably too large (try a smaller one).",
             step,
-            history,
+            np.asarray(batch_losses),
         )
 
-    record(0)
-    snapshot(0)
-    order = rng.permutation(n)
-    pos = 0
-    with np.errstate(over="ignore", invalid="ignore"):
-        for step in range(1, total + 1):
+    def record(step: int) -> None:
+        J = _loss(_forward(params, X)[0], Y)
+        if not math.isfinite(J):
+            raise diverged(step, "training cost")
+        steps.append(step)
+        train_loss.append(J)
+        if X_val is not None:
+            val_loss.append(_loss(_forward(params, X_val)[0], Y_val))
+
+    converged = False
+    with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported
+        record(0)
+        if 0 in snap:
+            snapshots[0] = [(W.copy(), b.copy()) for W, b in params]
+        order = rng.permutation(n)
+        pos = 0
+        step = 0
+        while step < total:
+            step += 1
             if pos >= n:
                 order = rng.permutation(n)
                 pos = 0
             idx = order[pos : pos + batch_size]
             pos += batch_size
             xb, yb = X[idx], Y[idx]
-            try:
-                out, cache = forward(params, xb)
-            except ValueError as err:  # the previous update overflowed a parameter
-                raise diverged(step, "parameters") from err
-            r = out - yb
-            batch_loss = 0.5 * float(np.vdot(r, r)) / out.shape[0]
-            history["batch_loss"].append(batch_loss)
+            out, cache = _forward(params, xb)
+            batch_loss = _loss(out, yb)
+            batch_losses.append(batch_loss)
             if not math.isfinite(batch_loss):
-                raise diverged(step, f"mini-batch loss ({batch_loss})")
-            grads = backward(params, cache, yb)
+                raise diverged(step, f"mini-batch cost ({batch_loss})")
+            grads = _backward(params, cache, yb)
             for (W, b), (dW, db) in zip(params, grads, strict=True):
-                W -= learning_rate * dW
-                b -= learning_rate * db
+                W -= alpha * dW
+                b -= alpha * db
+            if step in snap:
+                snapshots[step] = [(W.copy(), b.copy()) for W, b in params]
             if step % eval_every == 0 or step == total:
-                try:
-                    record(step)
-                except ValueError as err:
-                    raise diverged(step, "parameters") from err
-            snapshot(step)
-    for key in ("batch_loss", "train_loss", "val_loss"):
-        history[key] = np.asarray(history[key])
-    history["step"] = np.asarray(history["step"], dtype=int)
-    return params, history
+                record(step)
+                if tol > 0 and len(train_loss) > 1 and (
+                    abs(train_loss[-2] - train_loss[-1]) <= tol * abs(train_loss[-1])
+                ):
+                    converged = True
+                    break
+    return TrainResult(
+        params=params,
+        history=np.asarray(train_loss),
+        steps=np.asarray(steps, dtype=int),
+        val_history=np.asarray(val_loss),
+        batch_loss=np.asarray(batch_losses),
+        snapshots=snapshots,
+        n_iter=step,
+        converged=converged,
+    )

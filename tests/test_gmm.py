@@ -18,7 +18,7 @@ from mlnotes.gmm import (
     NotPositiveDefiniteError,
     bic,
     fit_gmm,
-    init_params,
+    init_mixture,
     log_density,
     log_likelihood,
     n_parameters,
@@ -44,7 +44,7 @@ def _blobs(seed, n, d, k):
 
 def _start(X, k, seed):
     """A generic start: k random rows as means, the data covariance, uniform weights."""
-    return init_params(X, k, "points", seed=seed)
+    return init_mixture(X, k, "points", seed=seed)
 
 
 def _sklearn_from(X, init, max_iter, reg_covar=1e-6):
@@ -213,7 +213,7 @@ def test_restarts_keep_the_best():
 @pytest.mark.parametrize("method", ["kmeans++", "points", "responsibilities"])
 def test_init_params(method):
     X = _blobs(4, 200, 3, 3)
-    phi, mu, sigma = init_params(X, 4, method, seed=0)
+    phi, mu, sigma = init_mixture(X, 4, method, seed=0)
     assert phi.shape == (4,) and mu.shape == (4, 3) and sigma.shape == (4, 3, 3)
     assert phi.sum() == pytest.approx(1.0)
     assert np.all(np.linalg.eigvalsh(sigma) > 0)
@@ -224,7 +224,7 @@ def test_kmeans_pp_recovers_separated_clusters():
     rng = np.random.default_rng(0)
     centres = np.array([[0, 0], [50, 0], [0, 50]])
     X = np.concatenate([c + rng.normal(size=(50, 2)) for c in centres])
-    phi, mu, _ = init_params(X, 3, "kmeans++", seed=1)
+    phi, mu, _ = init_mixture(X, 3, "kmeans++", seed=1)
     np.testing.assert_allclose(np.sort(phi), [1 / 3] * 3)
     assert np.abs(np.sort(mu[:, 0] + 2 * mu[:, 1]) - [0, 50, 100]).max() < 1
 
@@ -333,6 +333,6 @@ def test_other_functions_validate():
     with pytest.raises(ValueError, match="non-negative int"):
         sample(phi, mu, sigma, -1, seed=0)
     with pytest.raises(ValueError, match="one of"):
-        init_params(X_OK, 2, "kmeans")
+        init_mixture(X_OK, 2, "kmeans")
     with pytest.raises(ValueError, match="1 <= k <= n"):
-        init_params(X_OK, 40)
+        init_mixture(X_OK, 40)
