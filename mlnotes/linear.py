@@ -123,8 +123,8 @@ class GradientDescentResult:
     n_iter : int
         Epochs run.
     converged : bool
-        Whether the cost stopped changing by more than ``tol`` (relative) before
-        ``n_epochs`` epochs.
+        Whether an epoch moved ``theta`` by at most ``tol`` (relative) before
+        ``n_epochs`` epochs; always False with ``tol=0``.
     """
 
     theta: np.ndarray
@@ -489,8 +489,10 @@ def gradient_descent(
     theta0 : ndarray, shape (d,), optional
         Starting point; zeros by default. Not modified.
     tol : float, default 0
-        Stop early when an epoch changes the mean cost by at most ``tol`` times its
-        size; ``0`` runs all ``n_epochs`` unless the cost stops changing exactly.
+        Stop early when an epoch moves ``theta`` by at most ``tol`` times its norm
+        (the cost is a poor test: near the minimum it stops changing in floating
+        point while ``theta`` is still about ``sqrt(eps)`` away). ``0`` runs all
+        ``n_epochs``.
     seed : None, int or numpy Generator
         Seeds the shuffling of mini-batches.
 
@@ -538,6 +540,7 @@ def _gradient_descent(Xa, ya, theta, alpha, n_epochs, batch_size, tol, rng, star
     converged = False
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported below
         for epoch in range(1, n_epochs + 1):
+            before = theta.copy() if tol > 0 else theta
             if batch_size == n:
                 theta -= alpha * (Xa.T @ (Xa @ theta - ya)) / n
             else:
@@ -557,7 +560,7 @@ def _gradient_descent(Xa, ya, theta, alpha, n_epochs, batch_size, tol, rng, star
                     epoch,
                     np.asarray(history),
                 )
-            if abs(history[-2] - J) <= tol * abs(J):
+            if tol > 0 and np.linalg.norm(theta - before) <= tol * np.linalg.norm(theta):
                 converged = True
                 break
     return GradientDescentResult(theta, np.asarray(history), len(history) - 1, converged)

@@ -483,7 +483,8 @@ def train(
         (``ceil(n / B)`` steps each; the last batch of an epoch may be smaller).
     tol : float, default 0
         Stop early when the recorded training cost changes by at most ``tol`` times
-        its size between two records; ``0`` runs every step.
+        its size between two records; ``0`` runs every step (and ``converged`` is
+        then False).
     seed : None, int or numpy Generator
         Seeds the shuffling.
     X_val, Y_val : ndarray, optional
