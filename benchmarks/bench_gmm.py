@@ -16,15 +16,19 @@ Run:  .venv/bin/python benchmarks/bench_gmm.py
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import sklearn
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 
-from mlnotes.gmm import fit_gmm, init_params, sample
+from mlnotes.gmm import fit_gmm, init_mixture, sample
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from references import sklearn_gmm  # the tests' adapter: the same start
 
 N, K = 100_000, 5
 DIMS = (2, 10, 50)
@@ -48,18 +52,7 @@ def ours(X, start, iters):
 
 
 def theirs(X, start, iters):
-    phi, mu, sigma = start
-    gm = GaussianMixture(
-        n_components=K,
-        covariance_type="full",
-        tol=0.0,
-        max_iter=iters,
-        weights_init=phi,
-        means_init=mu,
-        precisions_init=np.linalg.inv(sigma),
-        init_params="random_from_data",  # cheapest; overridden by the *_init values
-        random_state=0,
-    )
+    gm = sklearn_gmm(start, max_iter=iters, tol=0.0)
     gm.fit(X)
     return gm.weights_, gm.means_, gm.covariances_
 
@@ -77,7 +70,7 @@ def main() -> None:
     print(f"{'d':>3} {'ours [ms]':>10} {'sklearn [ms]':>13} {'ratio':>7} {'max rel diff':>13}")
     for d in DIMS:
         X = make_data(d, seed=d)
-        start = init_params(X, K, "points", seed=0)
+        start = init_mixture(X, K, "points", seed=0)
         ours(X, start, 1)  # warm-up both (imports, BLAS threads)
         theirs(X, start, 1)
         t = {

@@ -13,9 +13,11 @@ import numpy as np
 
 
 def all_finite(arr: np.ndarray) -> bool:
-    """Whether every entry is finite; one pass (a sum) in the common all-finite case."""
-    # A sum is NaN or infinite if any entry is, and it is cheaper than isfinite on
-    # the whole array; only when it is not finite do we look closer (it may overflow).
+    """Whether every entry is finite, at the least cost for the array's size."""
+    if arr.size <= 1 << 16:  # small: one vectorised test, no floating-point state to set
+        return bool(np.isfinite(arr).all())
+    # Large: a sum is NaN or infinite if any entry is, and it is cheaper than isfinite
+    # on the whole array; only when it is not finite do we look closer (it may overflow).
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.sum(arr)):
             return True
@@ -155,24 +157,3 @@ def finite_result(value, what: str, hint: str):
     if not np.all(np.isfinite(value)):
         raise ValueError(f"{what} overflows float64 (the result is not finite). {hint}")
     return value
-
-
-class DivergenceError(ValueError):
-    """An iterative fitter's objective became NaN or infinite: the iteration diverged.
-
-    Raised by :func:`mlnotes.linear.gradient_descent` and :func:`mlnotes.nn.train`
-    (chapter 2, :eq:`ne-gd-update`; chapter 3, :eq:`dl-minibatch-step`), usually
-    because the learning rate is too large.
-
-    Attributes
-    ----------
-    step : int
-        The (1-based) epoch or step at which the objective stopped being finite.
-    history : ndarray
-        The objective recorded up to that point, so the curve can still be plotted.
-    """
-
-    def __init__(self, message: str, step: int, history: np.ndarray) -> None:
-        super().__init__(message)
-        self.step = step
-        self.history = history

@@ -24,7 +24,6 @@ import scipy.linalg as sla
 from scipy.linalg import lapack
 
 from mlnotes._validation import (
-    DivergenceError,
     as_float_array,
     as_rng,
     finite_result,
@@ -59,6 +58,27 @@ _RESCALE_HINT = (
     "X, y or theta are too large: rescale the columns of X (e.g. standardise them) "
     "and y, and try again."
 )
+
+
+class DivergenceError(ValueError):
+    """An iterative fitter's objective became NaN or infinite: the iteration diverged.
+
+    Raised by :func:`gradient_descent` and :func:`mlnotes.nn.train` (the same class)
+    (chapter 2, :eq:`ne-gd-update`; chapter 3, :eq:`dl-minibatch-step`), usually
+    because the learning rate is too large.
+
+    Attributes
+    ----------
+    step : int
+        The (1-based) epoch or step at which the objective stopped being finite.
+    history : ndarray
+        The objective recorded up to that point, so the curve can still be plotted.
+    """
+
+    def __init__(self, message: str, step: int, history: np.ndarray) -> None:
+        super().__init__(message)
+        self.step = step
+        self.history = history
 
 
 class RankDeficientWarning(UserWarning):

@@ -25,10 +25,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mlnotes._validation import DivergenceError, as_float_array, as_rng, finite_result
 from mlnotes._validation import all_finite as _all_finite
+from mlnotes._validation import as_float_array, as_rng, finite_result
 from mlnotes._validation import positive_int as _positive_int
 from mlnotes._validation import real_number as _real_number
+from mlnotes.linear import DivergenceError
 
 __all__ = [
     "Cache",
@@ -102,7 +103,8 @@ class TrainResult:
 # --- input checks ---------------------------------------------------------------------
 
 
-def _check_params(params: Params) -> None:
+def _check_params(params: Params, finite: bool = True) -> None:
+    """Params must be a chain of (W, b) arrays; ``finite=False`` skips the value scan."""
     if not isinstance(params, (list, tuple)) or len(params) == 0:
         raise ValueError(
             "params must be a non-empty list of (W, b) pairs, as returned by init_params; "
@@ -116,7 +118,7 @@ def _check_params(params: Params) -> None:
         if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
             raise ValueError(f"params[{i}]: W and b must be numpy arrays.")
         for what, arr in (("W", W), ("b", b)):
-            if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            if arr.dtype.kind not in "fiu":
                 raise ValueError(
                     f"params[{i}]: {what} must be a real float array; got dtype {arr.dtype}."
                 )
@@ -130,7 +132,7 @@ def _check_params(params: Params) -> None:
                 f"params[{i}]: W has {W.shape[1]} input columns but layer {i - 1} has "
                 f"{prev_out} outputs; consecutive layers must chain."
             )
-        if not (_all_finite(W) and _all_finite(b)):
+        if finite and not (_all_finite(W) and _all_finite(b)):
             raise ValueError(f"params[{i}] contains NaN or infinite values.")
         prev_out = W.shape[0]
 
@@ -421,10 +423,21 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
     list of (dW, db)
         Matching ``params`` in length and shapes.
     """
-    _check_params(params)
+    # Only W of layers 1.. enters the backward pass (b and the first W do not): their
+    # values are checked; the rest of params only for shape. The gradients are then
+    # checked for overflow.
+    _check_params(params, finite=False)
+    for i, (W, _) in enumerate(params[1:], start=1):
+        if not _all_finite(W):
+            raise ValueError(f"params[{i}] contains NaN or infinite values.")
     _check_cache(params, cache)
     Y = _check_targets(cache.z[-1], Y)
-    return _backward(params, cache, Y)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        grads = _backward(params, cache, Y)
+    for dW, db in grads:
+        if not (_all_finite(dW) and _all_finite(db)):
+            raise ValueError(f"the gradient overflows float64. {_OVERFLOW_HINT}")
+    return grads
 
 
 def _backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
@@ -501,7 +514,7 @@ def train(
 
     Raises
     ------
-    DivergenceError
+    mlnotes.linear.DivergenceError
         A mini-batch cost or the parameters became NaN or infinite (the learning rate
         is too large); it names the step and carries the mini-batch costs so far.
     ValueError
