@@ -123,15 +123,31 @@ class GMMResult:
 
     @property
     def history(self) -> np.ndarray:
-        """The objective per iteration, as for the other fitters: ``log_likelihoods``."""
-        return self.log_likelihoods
+        """The objective from the start to the end, as for the other fitters.
+
+        ``log_likelihoods`` followed by ``log_likelihood``: ``n_iter + 1`` values, the
+        first at the starting parameters and the last at the returned ones.
+        """
+        return np.append(self.log_likelihoods, self.log_likelihood)
 
 
 # --------------------------------------------------------------------------- checks
 
 
+# Squared distances of points of magnitude above this (summed over up to 1e8 points and
+# d features) could overflow float64: such data are refused at the door.
+_MAX_ABS = 1e145
+
+
 def _check_X(X: np.ndarray, name: str = "X") -> np.ndarray:
-    return np.ascontiguousarray(as_float_array(X, name, ndim=2))
+    X = np.ascontiguousarray(as_float_array(X, name, ndim=2))
+    biggest = float(np.max(np.abs(X)))
+    if biggest > _MAX_ABS:
+        raise ValueError(
+            f"{name} has entries as large as {biggest:.3g}: their squares and squared "
+            "distances overflow float64. Rescale the data, e.g. standardise the columns."
+        )
+    return X
 
 
 def _cholesky(sigma: np.ndarray, what: str) -> np.ndarray:
@@ -607,9 +623,13 @@ def fit_gmm(
             raise ValueError(f"init has {phi0.shape[0]} components but k = {k}.")
     rng = as_rng(seed)
     Xt = np.ascontiguousarray(X.T)
-    # A covariance entry computed from X carries a rounding error of about
-    # eps * E[x^2]; eigenvalues below d times that are indistinguishable from zero.
-    floor = d * np.finfo(np.float64).eps * float(np.max(np.einsum("ij,ij->i", Xt, Xt))) / n
+    # Rounding in a covariance computed from X: about eps * Var(x) from the products,
+    # and (eps |x|)^2 from the rounded mean. An eigenvalue below d times that is
+    # indistinguishable from zero: the component has collapsed.
+    eps = np.finfo(np.float64).eps
+    spread = float(np.max(Xt.var(axis=1)))
+    offset = float(np.max(np.abs(Xt)))
+    floor = d * (eps * spread + (eps * offset) ** 2)
     logp = np.empty((k, n))
     buf = np.empty((d, n))
     best: GMMResult | None = None

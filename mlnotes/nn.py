@@ -394,6 +394,8 @@ def _check_cache(params: Params, cache: object) -> None:
         a, z = cache.a[i], cache.z[i]
         if not (isinstance(a, np.ndarray) and isinstance(z, np.ndarray)):
             raise ValueError(f"{hint}; layer {i} holds no arrays.")
+        if a.dtype.kind != "f" or z.dtype.kind != "f":
+            raise ValueError(f"{hint}; layer {i} holds {a.dtype}/{z.dtype} arrays, not float.")
         if a.shape != (n, W.shape[1]) or z.shape != (n, W.shape[0]):
             raise ValueError(
                 f"{hint}: layer {i} has W of shape {W.shape} but the cache holds an input "
@@ -436,7 +438,10 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
         grads = _backward(params, cache, Y)
     for dW, db in grads:
         if not (_all_finite(dW) and _all_finite(db)):
-            raise ValueError(f"the gradient overflows float64. {_OVERFLOW_HINT}")
+            raise ValueError(
+                "the gradient is not finite: the cache holds NaN or inf (it must come from "
+                f"forward), or the gradient overflows float64. {_OVERFLOW_HINT}"
+            )
     return grads
 
 
@@ -586,12 +591,19 @@ def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every
 
     def record(step: int) -> None:
         J = _loss(_forward(params, X)[0], Y)
-        if not math.isfinite(J):
-            raise diverged(step, "training cost")
+        J_val = _loss(_forward(params, X_val)[0], Y_val) if X_val is not None else 0.0
+        if not (math.isfinite(J) and math.isfinite(J_val)):
+            if step == 0:  # no step taken yet: the data, not the learning rate
+                which = "training" if not math.isfinite(J) else "held-out"
+                raise ValueError(
+                    f"the {which} cost at the starting parameters overflows float64. "
+                    + _OVERFLOW_HINT
+                )
+            raise diverged(step, "training cost" if not math.isfinite(J) else "held-out cost")
         steps.append(step)
         train_loss.append(J)
         if X_val is not None:
-            val_loss.append(_loss(_forward(params, X_val)[0], Y_val))
+            val_loss.append(J_val)
 
     converged = False
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported

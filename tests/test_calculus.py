@@ -1,5 +1,7 @@
 """Unit tests of mlnotes.calculus against analytic gradients and sympy."""
 
+import os
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -107,10 +109,49 @@ def test_f_returning_nan_is_reported():
         numerical_gradient(lambda v: v[0] if v[0] >= 0 else float("nan"), np.array([0.0]))
 
 
-@pytest.mark.parametrize("eps", [0.0, -1e-6, np.nan, "small"])
+@pytest.mark.parametrize("eps", [0.0, -1e-6, np.nan, "small", 1.5, np.inf, True, 1j])
 def test_bad_eps(eps):
     with pytest.raises(ValueError, match="eps"):
         numerical_gradient(lambda v: float(v @ v), np.ones(2), eps)
+
+
+def test_eps_one_is_the_largest_step_allowed():
+    # eps lies in (0, 1]; at 1 the step is max(1, |x|): exact for a quadratic
+    x = np.array([0.5, -3.0])
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(v @ v), x, 1.0), 2 * x)
+
+
+def test_step_is_relative_to_x():
+    """The step is eps * max(1, |x_i|): absolute near 0, relative for large entries."""
+    x = np.array([0.25, -4.0, 1e10])
+    probes = []
+
+    def f(v):
+        probes.append(v.copy())
+        return float(np.sum(v))
+
+    numerical_gradient(f, x, eps=1e-4)
+    steps = np.array([np.max(np.abs(p - x)) for p in probes[1:]])  # probes[0] is f(x)
+    np.testing.assert_allclose(steps, np.repeat([1e-4, 4e-4, 1e6], 2), rtol=1e-9)
+
+
+def test_large_x_gets_the_right_gradient():
+    # A fixed step of 1e-6 is about half an ulp of 1e10 (1.9e-6): x + 1e-6 rounds to
+    # x + 1.9e-6, so dividing by the nominal step would be wrong by a factor of about 2.
+    # The step is relative, and the division uses the step as represented.
+    for x in (1e10, -3e12, 7e150):
+        g = numerical_gradient(lambda v: float(v[0] ** 2), np.array([x]))
+        assert g[0] == pytest.approx(2 * x, rel=1e-8)
+    # a linear function's central difference is exact when divided by the true step,
+    # even for a step of a few ulps, which rounding changes by up to a third
+    g = numerical_gradient(lambda v: float(v[0]), np.array([1e10]), eps=3e-16)
+    assert g[0] == 1.0
+
+
+@pytest.mark.parametrize("x", [np.array([1.0]), np.array([0.5, 1e5])])
+def test_eps_too_small_to_move_x_is_an_error(x):
+    with pytest.raises(ValueError, match="cannot move x"):
+        numerical_gradient(lambda v: float(np.sum(v)), x, eps=1e-300)
 
 
 def test_f_must_be_callable():
@@ -207,6 +248,37 @@ def test_matrices_equal_true_false_and_shape_error():
     assert not matrices_equal(C * D, D * C)
     with pytest.raises(ValueError, match="shapes differ"):
         matrices_equal(A, A.T)
+
+
+@pytest.mark.parametrize(
+    ("lhs", "rhs"),
+    [("x", "x"), ("1", 1), (1, "1"), ([["x", 1]], [[1, 1]]), (("x",), (1,)), (b"1", 1),
+     (np.eye(2), np.eye(2))],
+)
+def test_matrices_equal_refuses_strings_and_other_objects(lhs, rhs):
+    # sympy would parse (evaluate) a string; the refusal comes first, with a message
+    with pytest.raises(ValueError, match="must be a sympy expression"):
+        matrices_equal(lhs, rhs)
+
+
+def test_matrices_equal_does_not_evaluate_a_string(monkeypatch):
+    # sympy.Matrix(["..."]) runs the string through eval: this one would set a variable
+    # of the environment. matrices_equal must refuse it before sympy sees it.
+    name = "MLNOTES_SYMPY_EVAL_PROBE"
+    monkeypatch.delenv(name, raising=False)
+    code = f"__import__('os').environ.setdefault('{name}', '1')"
+    with pytest.raises(ValueError, match="Strings are refused"):
+        matrices_equal([[code]], [[1]])
+    with pytest.raises(ValueError, match="Strings are refused"):
+        matrices_equal(1, code)
+    assert name not in os.environ
+    monkeypatch.delenv(name, raising=False)  # clean up should the check above fail
+
+
+def test_matrices_equal_accepts_numbers_and_nested_lists():
+    x = sp.Symbol("x", real=True)
+    assert matrices_equal([[x, 2], [3.0, np.float64(4)]], sp.Matrix([[x, 2], [3, 4]]))
+    assert matrices_equal((x + 1) ** 2, x**2 + 2 * x + 1)
 
 
 def test_matrices_equal_on_scalars_needs_simplification():

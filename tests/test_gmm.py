@@ -14,6 +14,7 @@ from sklearn.mixture import GaussianMixture
 
 from mlnotes.datasets import load_faithful
 from mlnotes.gmm import (
+    CollapsedComponentError,
     GMMResult,
     NotPositiveDefiniteError,
     bic,
@@ -211,7 +212,7 @@ def test_restarts_keep_the_best():
 
 
 @pytest.mark.parametrize("method", ["kmeans++", "points", "responsibilities"])
-def test_init_params(method):
+def test_init_mixture(method):
     X = _blobs(4, 200, 3, 3)
     phi, mu, sigma = init_mixture(X, 4, method, seed=0)
     assert phi.shape == (4,) and mu.shape == (4, 3) and sigma.shape == (4, 3, 3)
@@ -284,7 +285,7 @@ GOOD = (np.array([0.5, 0.5]), np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
         ({"X": np.where(np.eye(30, 2) > 0, np.nan, X_OK)}, "NaN or infinite"),
         ({"X": np.where(np.eye(30, 2) > 0, np.inf, X_OK)}, "NaN or infinite"),
         ({"X": np.array([["a", "b"]])}, "numeric"),
-        ({"init": (GOOD[0][:1], GOOD[1], GOOD[2])}, "mu must have shape"),
+        ({"init": (np.array([1.0]), GOOD[1], GOOD[2])}, "mu must have shape"),
         ({"init": (GOOD[0], np.zeros((2, 3)), GOOD[2])}, "X has d = 2"),
         ({"init": (GOOD[0], GOOD[1], np.eye(2))}, "sigma must have shape"),
         ({"init": (np.array([0.5, 0.6]), GOOD[1], GOOD[2])}, "sum to 1"),
@@ -330,9 +331,185 @@ def test_other_functions_validate():
         responsibilities(X_OK, phi * 2, mu, sigma)
     with pytest.raises(ValueError, match="2-D"):
         predict(X_OK[0], phi, mu, sigma)
-    with pytest.raises(ValueError, match="non-negative int"):
+    with pytest.raises(ValueError, match=r"n \(the number of samples\) must be at least 0"):
         sample(phi, mu, sigma, -1, seed=0)
+    with pytest.raises(ValueError, match=r"n \(the number of samples\) must be an integer"):
+        sample(phi, mu, sigma, 2.0, seed=0)
     with pytest.raises(ValueError, match="one of"):
         init_mixture(X_OK, 2, "kmeans")
     with pytest.raises(ValueError, match="1 <= k <= n"):
         init_mixture(X_OK, 40)
+
+
+# ------------------------------------------------------- the result and its shared names
+
+
+def test_result_params_and_history_are_the_shared_names():
+    X = load_faithful()[0]
+    res = fit_gmm(X, 2, seed=0, max_iter=20, tol=0)
+    phi, mu, sigma = res.params
+    assert phi is res.phi and mu is res.mu and sigma is res.sigma
+    # start .. end: the log-likelihood entering each iteration, then at the result
+    assert res.history.shape == (res.n_iter + 1,)
+    np.testing.assert_array_equal(res.history[:-1], res.log_likelihoods)
+    assert res.history[-1] == res.log_likelihood
+    # history[0] is the objective at the start, as for the other fitters
+    start = init_mixture(X, 2, seed=0)
+    assert res.history[0] == pytest.approx(log_likelihood(X, *start), rel=1e-12)
+    assert res.log_likelihood == pytest.approx(log_likelihood(X, *res.params), rel=1e-12)
+
+
+# -------------------------------------------------------------------- seeds
+
+
+def test_generator_seed_is_the_stream_of_its_int_seed():
+    X = _blobs(6, 300, 2, 3)
+    for method in ("kmeans++", "points", "responsibilities"):
+        a = init_mixture(X, 3, method, seed=5)
+        b = init_mixture(X, 3, method, seed=np.random.default_rng(5))
+        for u, v in zip(a, b, strict=True):
+            np.testing.assert_array_equal(u, v)
+    a = fit_gmm(X, 3, n_init=3, seed=5, max_iter=20)
+    b = fit_gmm(X, 3, n_init=3, seed=np.random.default_rng(5), max_iter=20)
+    c = fit_gmm(X, 3, n_init=3, seed=6, max_iter=20)
+    for u, v in zip(a.params, b.params, strict=True):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a.mu, c.mu)
+    x1, z1 = sample(*a.params, 50, seed=5)
+    x2, z2 = sample(*a.params, 50, seed=np.random.default_rng(5))
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(z1, z2)
+
+
+# ---------------------------------------------------------------- init_mixture
+
+
+def test_init_mixture_adds_reg_covar():
+    X = _blobs(4, 200, 3, 3)
+    _, _, sigma = init_mixture(X, 2, "points", reg_covar=0.5, seed=0)
+    expected = np.cov(X.T, bias=True) + 0.5 * np.eye(3)
+    np.testing.assert_allclose(sigma, np.stack([expected] * 2), rtol=1e-12)
+    # the M-step methods: the same ridge on every diagonal (the rest does not depend on it)
+    for method in ("kmeans++", "responsibilities"):
+        a = init_mixture(X, 2, method, reg_covar=0.0, seed=0)
+        b = init_mixture(X, 2, method, reg_covar=0.5, seed=0)
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_allclose(b[2] - a[2], np.stack([0.5 * np.eye(3)] * 2), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("reg_covar", "match"),
+    [(np.nan, "reg_covar must be finite"), (-1e-6, r"reg_covar must lie in \[0"),
+     ("1e-6", "reg_covar must be a real number"), (np.inf, "reg_covar"), (True, "reg_covar")],
+)
+def test_init_mixture_rejects_bad_reg_covar(reg_covar, match):
+    with pytest.raises(ValueError, match=match):
+        init_mixture(X_OK, 2, reg_covar=reg_covar)
+
+
+# -------------------------------------------------- collapse and overflow, as errors
+
+
+def test_collapsed_component_is_detected_even_without_ridge():
+    # Two identical points: the covariance is rounding noise (a pivot of ~1e-46), which
+    # a Cholesky factorisation may still accept, giving a huge, meaningless likelihood.
+    with pytest.raises(CollapsedComponentError, match="collapsed") as info:
+        fit_gmm(np.ones((2, 2)), 1, reg_covar=0)
+    assert isinstance(info.value, NotPositiveDefiniteError)
+    assert isinstance(info.value, ValueError)
+    # duplicates among distinct points: a component sitting on them collapses too
+    X = np.vstack([np.random.default_rng(1).normal(size=(20, 2)), np.full((5, 2), 7.0)])
+    init = (np.array([0.5, 0.5]), np.array([[0.0, 0.0], [7.0, 7.0]]), np.stack([np.eye(2)] * 2))
+    with pytest.raises(CollapsedComponentError):
+        fit_gmm(X, 2, init=init, reg_covar=0, max_iter=10)
+    # with the default ridge the same data fit, and that component is the ridge itself
+    res = fit_gmm(X, 2, init=init, max_iter=10)
+    np.testing.assert_allclose(res.sigma[1], 1e-6 * np.eye(2), rtol=1e-6, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "func", [predict, log_density, responsibilities, log_likelihood, bic]
+)
+def test_e_step_overflow_is_an_error(func):
+    phi, mu, sigma = GOOD
+    assert np.all(np.isfinite(log_density(X_OK * 1e100, phi, mu, sigma)))  # far, but finite
+    with pytest.raises(ValueError, match="overflow"):
+        func(X_OK * 1e160, phi, mu, sigma)  # squared distances ~ 1e320
+
+
+def test_bic_and_n_parameters_validate():
+    _, mu, sigma = GOOD
+    with pytest.raises(ValueError, match=r"phi must be a vector"):
+        bic(X_OK, 1.0, mu[:1], sigma[:1])
+    with pytest.raises(ValueError, match="k must be at least 1"):
+        n_parameters(-3, 2)
+    with pytest.raises(ValueError, match="d must be an integer"):
+        n_parameters(3, 2.0)
+    with pytest.raises(ValueError, match="k must be an integer"):
+        n_parameters(True, 2)
+    assert n_parameters(1, 1) == 2  # a mean and a variance
+    assert n_parameters(2, 3) == 1 + 6 + 12
+
+
+def test_float32_phi_is_checked_at_its_own_precision():
+    # float32(1/3) * 3 is 1 in float32 but 1 + 3e-8 in float64
+    phi32 = np.full(3, 1 / 3, dtype=np.float32)
+    assert phi32.sum(dtype=np.float32) == 1.0
+    mu, sigma = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 3.0]]), np.stack([np.eye(2)] * 3)
+    exact = log_density(X_OK, np.full(3, 1 / 3), mu, sigma)
+    # accepted, and renormalised exactly: the same density as the float64 weights
+    np.testing.assert_allclose(log_density(X_OK, phi32, mu, sigma), exact, rtol=1e-14)
+    # the same numbers in float64 are 3e-8 off, beyond float64's tolerance
+    with pytest.raises(ValueError, match="sum to 1"):
+        log_density(X_OK, phi32.astype(np.float64), mu, sigma)
+    # a float32 vector that is really off is still refused
+    with pytest.raises(ValueError, match="sum to 1"):
+        log_density(X_OK, np.array([0.3, 0.3, 0.3], dtype=np.float32), mu, sigma)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"tol": "1e-6"}, "tol must be a real number"),
+        ({"tol": np.nan}, "tol must be finite"),
+        ({"max_iter": True}, "max_iter must be an integer"),
+        ({"max_iter": 3.0}, "max_iter must be an integer"),
+        ({"max_iter": "10"}, "max_iter must be an integer"),
+        ({"n_init": 2.0}, "n_init must be an integer"),
+        ({"reg_covar": "0"}, "reg_covar must be a real number"),
+        ({"reg_covar": np.nan}, "reg_covar must be finite"),
+        ({"seed": 1.5}, "seed must be an integer"),
+        ({"seed": "0"}, "seed must be an integer"),
+        ({"k": True}, "k must be an int"),
+    ],
+)
+def test_scalar_hyperparameters_are_checked_and_named(kwargs, match):
+    args = {"k": 2, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fit_gmm(X_OK, **args)
+
+
+def test_numpy_integer_hyperparameters_are_accepted():
+    a = fit_gmm(X_OK, np.int64(2), max_iter=np.int32(5), n_init=np.int64(1), seed=np.int64(0))
+    b = fit_gmm(X_OK, 2, max_iter=5, seed=0)
+    np.testing.assert_array_equal(a.mu, b.mu)
+
+
+# ------------------------------------------- found by review, fixed: they stay fixed
+
+
+def test_offset_data_are_not_a_collapse():
+    # The collapse floor follows the data's spread (and the rounding of the mean), not
+    # their distance from zero: data at 1e8 +- 1 are an ordinary Gaussian.
+    X = 1e8 + np.random.default_rng(0).normal(size=(500, 2))
+    res = fit_gmm(X, 1, seed=0)
+    np.testing.assert_allclose(res.sigma[0], np.cov(X.T, bias=True) + 1e-6 * np.eye(2),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["kmeans++", "points", "responsibilities"])
+def test_overflowing_data_are_refused_by_init_and_fit(method):
+    with pytest.raises(ValueError, match="overflow"):
+        init_mixture(X_OK * 1e160, 2, method, seed=0)
+    with pytest.raises(ValueError, match="overflow"):
+        fit_gmm(X_OK * 1e160, 2, init=method, seed=0)

@@ -3,6 +3,7 @@ NIST StRD certified values, finite differences and exact constructions."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -11,35 +12,32 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from mlnotes.calculus import gradient_check
+from mlnotes import gmm, nn
+from mlnotes.calculus import gradient_check, relative_error
 from mlnotes.datasets import NIST_STRD_MODELS, load_longley, load_nist_strd
 from mlnotes.linear import (
     COND_LIMIT,
+    DivergenceError,
+    GradientDescentResult,
+    IllConditionedWarning,
+    LeastSquaresResult,
     RankDeficientWarning,
     add_intercept,
     cost,
     gradient,
     gradient_descent,
+    ill_conditioned_problem,
+    least_squares,
     normal_equation,
 )
+
+EPS = np.finfo(np.float64).eps
 
 
 def lre(estimate: np.ndarray, certified: np.ndarray) -> float:
     """Smallest log relative error over the coefficients (NIST's accuracy measure)."""
     err = np.abs(estimate - certified) / np.where(certified == 0, 1.0, np.abs(certified))
     return float(np.min(-np.log10(np.maximum(err, 1e-16))))
-
-
-def ill_conditioned(n: int, d: int, cond: float, seed: int = 0):
-    """X = U diag(s) V^T with singular values from 1 to 1/cond, theta with equal weight
-    on every right singular vector, and y = X theta exactly solvable."""
-    rng = np.random.default_rng(seed)
-    U, _ = np.linalg.qr(rng.standard_normal((n, d)))
-    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
-    s = np.logspace(0, -np.log10(cond), d)
-    X = (U * s) @ V.T
-    theta = V @ np.ones(d)
-    return X, X @ theta, theta
 
 
 # --- add_intercept -------------------------------------------------------------------
@@ -75,9 +73,11 @@ def test_matches_lstsq_well_conditioned(m: int | None) -> None:
     rng = np.random.default_rng(1)
     X = add_intercept(rng.standard_normal((200, 5)))
     y = rng.standard_normal(200 if m is None else (200, m))
-    theta, info = normal_equation(X, y, return_info=True)
+    info = least_squares(X, y)
+    theta = info.theta
     assert info.method == "cholesky" and info.rank == 6
     assert info.cond_estimate < 100
+    np.testing.assert_array_equal(normal_equation(X, y), theta)  # the same solver
     expected = np.linalg.lstsq(X, y, rcond=None)[0]
     assert theta.shape == expected.shape
     np.testing.assert_allclose(theta, expected, rtol=1e-12, atol=1e-13)
@@ -92,7 +92,8 @@ def test_badly_scaled_columns_stay_on_cholesky() -> None:
     rng = np.random.default_rng(2)
     X = rng.standard_normal((100, 4)) * np.array([1e-6, 1.0, 1e4, 1e8])
     y = rng.standard_normal(100)
-    theta, info = normal_equation(X, y, return_info=True)
+    info = least_squares(X, y)
+    theta = info.theta
     assert info.method == "cholesky"
     scale = np.array([1e-6, 1.0, 1e4, 1e8])
     reference = np.linalg.lstsq(X / scale, y, rcond=None)[0] / scale
@@ -105,8 +106,10 @@ def test_badly_scaled_columns_stay_on_cholesky() -> None:
 def test_longley_lre_at_least_9() -> None:
     """The issue's accuracy target: every Longley coefficient to 9 significant digits."""
     ds = load_longley()
-    theta, info = normal_equation(add_intercept(ds.X), ds.y, return_info=True)
-    assert lre(theta, ds.coef) >= 9.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # method="auto" falls back quietly: no warning
+        info = least_squares(add_intercept(ds.X), ds.y)
+    assert lre(info.theta, ds.coef) >= 9.0
     # it got there by noticing that the normal equations would lose too many digits
     assert info.method == "svd" and info.cond_estimate > COND_LIMIT and info.rank == 7
 
@@ -114,7 +117,8 @@ def test_longley_lre_at_least_9() -> None:
 def test_longley_normal_equations_alone_lose_digits() -> None:
     """What the fallback protects against: forced Cholesky is measurably worse."""
     ds = load_longley()
-    forced = normal_equation(ds.design, ds.y, method="cholesky")
+    with pytest.warns(IllConditionedWarning):
+        forced = normal_equation(ds.design, ds.y, method="cholesky")
     naive = np.linalg.inv(ds.design.T @ ds.design) @ (ds.design.T @ ds.y)
     assert lre(forced, ds.coef) < 9.0
     assert lre(naive, ds.coef) < 9.0
@@ -156,10 +160,10 @@ def test_filip_where_lstsq_fails() -> None:
 
 
 def test_ill_conditioned_tall() -> None:
-    X, y, theta = ill_conditioned(4000, 12, 1e10)
-    est, info = normal_equation(X, y, return_info=True)
+    X, y, theta = ill_conditioned_problem(4000, 12, 1e10, seed=0)
+    info = least_squares(X, y)
     assert info.method == "svd" and info.rank == 12
-    assert np.linalg.norm(est - theta) / np.linalg.norm(theta) <= 1e-6
+    assert relative_error(info.theta, theta) <= 1e-6
 
 
 def test_forced_cholesky_raises_when_not_positive_definite() -> None:
@@ -185,9 +189,9 @@ def test_rank_deficient_min_norm_with_warning(make_X) -> None:
     X = make_X(rng)
     y = rng.standard_normal(X.shape[0])
     with pytest.warns(RankDeficientWarning, match="linearly dependent"):
-        theta, info = normal_equation(X, y, return_info=True)
+        info = least_squares(X, y)
     assert info.method == "svd" and info.rank < X.shape[1]
-    np.testing.assert_allclose(theta, np.linalg.pinv(X) @ y, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(info.theta, np.linalg.pinv(X) @ y, rtol=1e-9, atol=1e-10)
 
 
 def test_rank_deficient_warning_is_a_userwarning() -> None:
@@ -248,6 +252,132 @@ def test_unrepresentable_solution_is_an_error_not_inf():
         normal_equation(X, y)
 
 
+# --- least_squares: the diagnostics, the default cut-off, the warnings ------------------
+
+
+def test_least_squares_result() -> None:
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((30, 4)), rng.standard_normal(30)
+    res = least_squares(X, y)
+    assert isinstance(res, LeastSquaresResult)
+    assert res.method == "cholesky" and res.rank == 4 and isinstance(res.rank, int)
+    # normal_equation is least_squares without the diagnostics
+    np.testing.assert_array_equal(res.theta, normal_equation(X, y))
+    svd = least_squares(X, y, method="svd")
+    assert svd.method == "svd" and svd.rank == 4
+    np.testing.assert_allclose(svd.theta, np.linalg.lstsq(X, y)[0], rtol=1e-12)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.rank = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("n", "d"), [(12, 12), (20, 10)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_rcond_keeps_full_rank_where_lstsq_does(n: int, d: int, seed: int) -> None:
+    """Small n: the default cut-off is never looser than lstsq's max(n, d) * eps.
+
+    The old default, 10 * d * eps, exceeded lstsq's when n < 10 d and silently dropped
+    the direction of the smallest singular value (1e-14 here): theta then loses its
+    component along it, a relative error of 1 / sqrt(d).
+    """
+    X, y, theta = ill_conditioned_problem(n, d, 1e14, seed=seed)
+    lstsq_rank = np.linalg.lstsq(X, y, rcond=None)[2]
+    assert lstsq_rank == d  # the premise: the reference keeps every direction
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # full rank: no RankDeficientWarning
+        res = least_squares(X, y)
+    assert res.method == "svd" and res.rank == d
+    # kept, the error is about cond * eps = 0.02 at worst; dropped, it is 1 / sqrt(d)
+    assert relative_error(res.theta, theta) < 0.02
+    # the check can tell: the old, looser cut-off truncates this very problem
+    with pytest.warns(RankDeficientWarning):
+        loose = least_squares(X, y, rcond=10 * d * EPS)
+    assert loose.rank == d - 1
+    assert relative_error(loose.theta, theta) == pytest.approx(1 / np.sqrt(d), rel=1e-3)
+
+
+def test_default_rcond_keeps_a_direction_lstsq_silently_drops() -> None:
+    """Tall X: lstsq's max(n, d) * eps = 8.9e-13 discards the 1e-13 direction; ours,
+    10 * d * eps = 2.7e-14, keeps it (chapter 2, "A solver that is wrong without warning")."""
+    X, y, theta = ill_conditioned_problem(4000, 12, 1e13, seed=0)
+    wrong, _, lstsq_rank, _ = np.linalg.lstsq(X, y, rcond=None)
+    assert lstsq_rank == 11 and relative_error(wrong, theta) > 0.28
+    res = least_squares(X, y)
+    assert res.rank == 12
+    assert relative_error(res.theta, theta) < 1e-3  # cond * eps = 2e-3
+
+
+def test_forced_cholesky_on_longley_warns_ill_conditioned() -> None:
+    ds = load_longley()
+    X = add_intercept(ds.X)
+    with pytest.warns(IllConditionedWarning, match="COND_LIMIT") as record:
+        res = least_squares(X, ds.y, method="cholesky")
+    assert len(record) == 1
+    assert record[0].filename == __file__  # it points at the caller's line
+    assert res.method == "cholesky" and res.cond_estimate > COND_LIMIT and res.rank == 7
+    # the estimate is within a small factor of cond((X D)^T (X D)), D normalising columns
+    Xn = X / np.linalg.norm(X, axis=0)
+    assert 0.1 < res.cond_estimate / np.linalg.cond(Xn.T @ Xn) < 10
+    # and the warning is deserved: fewer than the 9 digits that method="auto" gets
+    assert lre(res.theta, ds.coef) < 9.0
+    assert issubclass(IllConditionedWarning, UserWarning)
+
+
+def test_forced_cholesky_below_cond_limit_does_not_warn() -> None:
+    rng = np.random.default_rng(9)
+    X = add_intercept(rng.standard_normal((100, 4)))
+    y = rng.standard_normal(100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = least_squares(X, y, method="cholesky")
+    assert res.cond_estimate <= COND_LIMIT
+    np.testing.assert_allclose(res.theta, np.linalg.lstsq(X, y)[0], rtol=1e-12)
+
+
+# --- ill_conditioned_problem ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n", "d", "cond"), [(30, 8, 1e6), (200, 5, 1e12), (6, 6, 1e3)])
+def test_ill_conditioned_problem_has_the_prescribed_spectrum(n: int, d: int, cond: float) -> None:
+    X, y, theta = ill_conditioned_problem(n, d, cond, seed=3)
+    assert X.shape == (n, d) and y.shape == (n,) and theta.shape == (d,)
+    _, s, Vt = np.linalg.svd(X, full_matrices=False)
+    wanted = np.logspace(0.0, -np.log10(cond), d)
+    # singular values carry an absolute error of a few eps (s_max = 1), so the smallest
+    # are checked relative to cond * eps
+    np.testing.assert_allclose(s, wanted, rtol=1e-12, atol=1e-14)
+    assert np.linalg.cond(X) == pytest.approx(cond, rel=1e3 * cond * EPS)
+    np.testing.assert_array_equal(X @ theta, y)  # consistent: y = X theta exactly
+    # equal weight on every right singular vector
+    np.testing.assert_allclose(np.abs(Vt @ theta), np.ones(d), rtol=1e-6)
+
+
+def test_ill_conditioned_problem_seeds() -> None:
+    a = ill_conditioned_problem(20, 4, 1e8, seed=11)
+    b = ill_conditioned_problem(20, 4, 1e8, seed=11)
+    c = ill_conditioned_problem(20, 4, 1e8, seed=np.random.default_rng(11))
+    d = ill_conditioned_problem(20, 4, 1e8, seed=12)
+    for u, v, w in zip(a, b, c, strict=True):
+        np.testing.assert_array_equal(u, v)
+        np.testing.assert_array_equal(u, w)  # a Generator is the same stream as its seed
+    assert not np.array_equal(a[0], d[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((5, 6, 1e3), {}, "d must be"),  # d > n
+        ((0, 1, 1e3), {}, "n must be"),
+        ((5, 2, 0.5), {}, "cond must"),
+        ((5, 2, float("nan")), {}, "cond must"),
+        ((5.0, 2, 1e3), {}, "n must be an integer"),
+        ((5, 2, 1e3), {"seed": -1}, "seed"),
+    ],
+)
+def test_ill_conditioned_problem_bad_input(args, kwargs, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ill_conditioned_problem(*args, **kwargs)
+
+
 # --- input validation -----------------------------------------------------------------
 
 
@@ -274,6 +404,11 @@ def test_normal_equation_bad_options() -> None:
         normal_equation(X, y, method="qr")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rcond"):
         normal_equation(X, y, rcond=-1.0)
+    for rcond in (1.0, float("nan"), "1e-10", True):
+        with pytest.raises(ValueError, match="rcond"):
+            least_squares(X, y, rcond=rcond)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="method must be"):
+        least_squares(X, y, method=None)  # type: ignore[arg-type]
 
 
 # --- cost and gradient -----------------------------------------------------------------
@@ -292,6 +427,18 @@ def test_cost_and_gradient() -> None:
         cost(np.ones(4), X, y)
 
 
+def test_cost_and_gradient_overflow_is_an_error_not_inf() -> None:
+    X, y, theta = np.full((3, 2), 1e100), np.zeros(3), np.ones(2)
+    # below overflow: exact values (2e100 residuals, 1.5 * 4e200 cost)
+    assert cost(theta, X, y) == pytest.approx(6e200, rel=1e-15)
+    np.testing.assert_allclose(gradient(theta, X, y), [6e200, 6e200], rtol=1e-15)
+    X = np.full((3, 2), 1e200)
+    with pytest.raises(ValueError, match="cost overflows"):
+        cost(theta, X, y)
+    with pytest.raises(ValueError, match="gradient overflows"):
+        gradient(theta, X, y)
+
+
 # --- gradient descent ---------------------------------------------------------------------
 
 
@@ -305,42 +452,168 @@ def _small_problem():
 
 def test_batch_gd_converges_to_normal_equation() -> None:
     X, y, lam_max = _small_problem()
-    res = gradient_descent(X, y, learning_rate=1.0 / lam_max, epochs=2000)
+    res = gradient_descent(X, y, learning_rate=1.0 / lam_max, n_epochs=2000)
+    assert isinstance(res, GradientDescentResult)
     np.testing.assert_allclose(res.theta, normal_equation(X, y), rtol=1e-8, atol=1e-10)
-    assert res.cost_history.shape == (2001,)
-    assert np.all(np.diff(res.cost_history) <= 1e-15)  # monotone for alpha <= 1/lam_max
+    assert res.params is res.theta
+    assert res.n_iter == 2000 and not res.converged
+    assert res.history.shape == (2001,)
+    # history is the mean cost J / n, from the start (theta0 = 0) to the end
+    assert res.history[0] == pytest.approx(cost(np.zeros(4), X, y) / 50, rel=1e-14)
+    assert res.history[-1] == pytest.approx(cost(res.theta, X, y) / 50, rel=1e-12)
+    assert np.all(np.diff(res.history) <= 1e-15)  # monotone for alpha <= 1/lam_max
+
+
+@pytest.mark.parametrize("tol", [1e-6, 1e-10])
+def test_gd_tol_stops_at_the_first_small_step(tol: float) -> None:
+    """tol stops at the first epoch that moves theta by at most tol * ||theta||."""
+    X, y, lam_max = _small_problem()
+    alpha = 1.0 / lam_max
+    res = gradient_descent(X, y, alpha, n_epochs=5000, tol=tol)
+    assert res.converged and 2 < res.n_iter < 5000
+    assert res.history.shape == (res.n_iter + 1,)
+
+    def iterate(k: int) -> np.ndarray:  # theta after k full-batch epochs, tol=0
+        return gradient_descent(X, y, alpha, n_epochs=k).theta
+
+    last, before, earlier = iterate(res.n_iter), iterate(res.n_iter - 1), iterate(res.n_iter - 2)
+    np.testing.assert_array_equal(res.theta, last)
+    assert np.linalg.norm(last - before) <= tol * np.linalg.norm(last)
+    assert np.linalg.norm(before - earlier) > tol * np.linalg.norm(before)  # not later
+    # GD contracts the error by rho = 1 - alpha lam_min per epoch, so the distance to the
+    # optimum is at most rho / (1 - rho) times the last step (rho is about 0.5 here)
+    lam = np.linalg.eigvalsh(X.T @ X / 50)
+    rho = 1.0 - alpha * lam[0]
+    bound = rho / (1.0 - rho) * np.linalg.norm(last - before) / np.linalg.norm(last)
+    assert relative_error(res.theta, normal_equation(X, y)) <= 1.01 * bound + 1e-14
+
+
+def test_gd_tol_zero_runs_every_epoch() -> None:
+    X, y, lam_max = _small_problem()
+    res = gradient_descent(X, y, 1.0 / lam_max, n_epochs=300)  # long past convergence
+    assert res.n_iter == 300 and not res.converged and res.history.shape == (301,)
+
+
+def test_gd_does_not_modify_theta0() -> None:
+    X, y, lam_max = _small_problem()
+    theta0 = np.array([1.0, 1.0, 1.0, 1.0])
+    res = gradient_descent(X, y, 1.0 / lam_max, n_epochs=5, theta0=theta0)
+    np.testing.assert_array_equal(theta0, np.ones(4))
+    assert res.history[0] == pytest.approx(cost(theta0, X, y) / 50, rel=1e-14)
 
 
 def test_minibatch_gd_seeded_and_close() -> None:
     X, y, _ = _small_problem()
-    a = gradient_descent(X, y, 0.05, epochs=300, batch_size=10, seed=7)
-    b = gradient_descent(X, y, 0.05, epochs=300, batch_size=10, seed=7)
+    a = gradient_descent(X, y, 0.05, n_epochs=300, batch_size=10, seed=7)
+    b = gradient_descent(X, y, 0.05, n_epochs=300, batch_size=10, seed=7)
+    c = gradient_descent(X, y, 0.05, n_epochs=300, batch_size=10, seed=np.random.default_rng(7))
+    d = gradient_descent(X, y, 0.05, n_epochs=300, batch_size=10, seed=8)
     np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.theta, c.theta)  # a Generator is the stream of its seed
+    np.testing.assert_array_equal(a.history, c.history)
+    assert not np.array_equal(a.theta, d.theta)
     np.testing.assert_allclose(a.theta, normal_equation(X, y), atol=0.05)
+
+
+def test_minibatch_gd_unseeded_draws_fresh_orders() -> None:
+    # seed=None (the default, no longer 0): two runs shuffle differently
+    X, y, _ = _small_problem()
+    a = gradient_descent(X, y, 0.05, n_epochs=3, batch_size=10)
+    b = gradient_descent(X, y, 0.05, n_epochs=3, batch_size=10)
+    assert not np.array_equal(a.theta, b.theta)
 
 
 def test_learning_rate_stability_bound() -> None:
     """Full-batch GD is stable below 2 / lambda_max(X^T X / n) and diverges above it."""
     X, y, lam_max = _small_problem()
-    ok = gradient_descent(X, y, 1.9 / lam_max, epochs=3000)
+    ok = gradient_descent(X, y, 1.9 / lam_max, n_epochs=3000)
     np.testing.assert_allclose(ok.theta, normal_equation(X, y), rtol=1e-6)
-    with pytest.raises(ValueError, match="diverged"):
-        gradient_descent(X, y, 2.1 / lam_max, epochs=100_000)
+    with pytest.raises(DivergenceError, match="diverged"):
+        gradient_descent(X, y, 2.1 / lam_max, n_epochs=100_000)
 
 
-def test_gradient_descent_bad_input() -> None:
+def test_divergence_error_carries_the_step_and_the_history() -> None:
+    X, y, lam_max = _small_problem()
+    with pytest.raises(DivergenceError, match=r"after epoch \d+") as info:
+        gradient_descent(X, y, 2.1 / lam_max, n_epochs=100_000)
+    err = info.value
+    assert isinstance(err, ValueError)
+    assert DivergenceError is nn.DivergenceError  # one class for every fitter
+    assert f"{2 / lam_max:.4g}" in str(err)  # the message gives the stability bound
+    assert err.history.shape == (err.step + 1,)  # the start, then one cost per epoch
+    assert np.all(np.isfinite(err.history[:-1])) and not np.isfinite(err.history[-1])
+    assert err.history[0] == pytest.approx(cost(np.zeros(4), X, y) / 50, rel=1e-14)
+    # past the bound the error grows by |1 - alpha lam_max| = 1.1 per epoch, so the
+    # cost by 1.21: the recorded history shows it
+    tail = err.history[-200:-1]
+    np.testing.assert_allclose(tail[1:] / tail[:-1], (2.1 - 1) ** 2, rtol=1e-6)
+
+
+def test_gd_cost_overflow_at_theta0_is_an_error() -> None:
     X, y, _ = _small_problem()
-    with pytest.raises(ValueError, match="learning_rate"):
-        gradient_descent(X, y, 0.0)
-    with pytest.raises(ValueError, match="learning_rate"):
-        gradient_descent(X, y, float("nan"))
-    with pytest.raises(ValueError, match="epochs"):
-        gradient_descent(X, y, 0.1, epochs=0)
-    with pytest.raises(ValueError, match="batch_size"):
-        gradient_descent(X, y, 0.1, batch_size=51)
-    with pytest.raises(ValueError, match="theta0"):
-        gradient_descent(X, y, 0.1, theta0=np.zeros(3))
+    with pytest.raises(ValueError, match="overflows"):
+        gradient_descent(X, y, 0.1, theta0=np.full(4, 1e300))
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "match"),
+    [
+        ((0.0,), {}, "learning_rate"),
+        ((float("nan"),), {}, "learning_rate"),
+        (("0.1",), {}, "learning_rate"),
+        ((0.1, 0), {}, "n_epochs"),
+        ((0.1, True), {}, "n_epochs"),
+        ((0.1, 10.0), {}, "n_epochs"),
+        ((0.1,), {"batch_size": 51}, "batch_size"),
+        ((0.1,), {"batch_size": 2.5}, "batch_size"),
+        ((0.1,), {"tol": -1.0}, "tol"),
+        ((0.1,), {"tol": float("nan")}, "tol"),
+        ((0.1,), {"seed": -1}, "seed"),
+        ((0.1,), {"seed": "0"}, "seed"),
+        ((0.1,), {"theta0": np.zeros(3)}, "theta0"),
+    ],
+)
+def test_gradient_descent_bad_hyperparameters(args, kwargs, match: str) -> None:
+    X, y, _ = _small_problem()
+    with pytest.raises(ValueError, match=match):
+        gradient_descent(X, y, *args, **kwargs)
+
+
+def test_gradient_descent_bad_data() -> None:
+    X, y, _ = _small_problem()
     with pytest.raises(ValueError, match=r"shape \(n,\)"):
         gradient_descent(X, np.ones((50, 2)), 0.1)
     with pytest.raises(ValueError, match="rows"):
         gradient_descent(X, y[:10], 0.1)
+
+
+# --- the contract shared by the three fitters ----------------------------------------------
+
+
+def test_the_three_fitters_share_params_n_iter_converged_history() -> None:
+    """gradient_descent, nn.train and gmm.fit_gmm name what they share alike: params,
+    n_iter (iterations run), converged, and history (the objective, from the start)."""
+    X, y, lam_max = _small_problem()
+    gd = gradient_descent(X, y, 1.0 / lam_max, n_epochs=30)
+    p0 = nn.init_params([4, 5, 1], seed=0)
+    net = nn.train(p0, X, y[:, None], learning_rate=0.01, batch_size=10, n_iter=30, seed=0)
+    init = gmm.init_mixture(X[:, 1:], 2, seed=0)
+    mix = gmm.fit_gmm(X[:, 1:], 2, init=init, max_iter=30, tol=0)
+    for res in (gd, net, mix):
+        assert res.n_iter == 30 and isinstance(res.n_iter, int)
+        assert res.converged is False
+        assert isinstance(res.history, np.ndarray) and res.history.ndim == 1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            res.n_iter = 0
+    # params are the fitted parameters, and history[0] is the objective at the start
+    np.testing.assert_array_equal(gd.params, gd.theta)
+    assert gd.history[0] == pytest.approx(cost(np.zeros(4), X, y) / 50, rel=1e-14)
+    assert gd.history[-1] == pytest.approx(cost(gd.params, X, y) / 50, rel=1e-12)
+    assert net.history[0] == pytest.approx(nn.loss(nn.forward(p0, X)[0], y[:, None]), rel=1e-14)
+    assert net.history[-1] == pytest.approx(
+        nn.loss(nn.forward(net.params, X)[0], y[:, None]), rel=1e-14
+    )
+    assert mix.history[0] == pytest.approx(gmm.log_likelihood(X[:, 1:], *init), rel=1e-14)
+    assert mix.log_likelihood == pytest.approx(
+        gmm.log_likelihood(X[:, 1:], *mix.params), rel=1e-14
+    )

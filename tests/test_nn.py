@@ -159,9 +159,11 @@ def test_lemma2_relu_backward():
     rng = np.random.default_rng(4)
     Z, G = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
     dz = nn.relu_backward(G, Z)
-    assert book_rel_err(dz, numerical_gradient(lambda v: float(np.sum(G * nn.relu(v))), Z, eps=1e-3)) < TOL
+    num = numerical_gradient(lambda v: float(np.sum(G * nn.relu(v))), Z, eps=1e-3)
+    assert book_rel_err(dz, num) < TOL
     # at exactly zero the derivative is taken to be 0, as in PyTorch
-    np.testing.assert_array_equal(nn.relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0])), [0, 0, 1])
+    at_zero = nn.relu_backward(np.ones(3), np.array([-1.0, 0.0, 1.0]))
+    np.testing.assert_array_equal(at_zero, [0, 0, 1])
 
 
 def test_lemma3_linear_backward_input():
@@ -212,7 +214,8 @@ def test_backward_property_any_shape(sizes, n, seed):
 
 
 def _sympy_relu(z):
-    # ReLU with ReLU'(0) = 0: d/dz Piecewise((z, z > 0), (0, True)) = Piecewise((1, z > 0), (0, True))
+    # ReLU with ReLU'(0) = 0:
+    # d/dz Piecewise((z, z > 0), (0, True)) = Piecewise((1, z > 0), (0, True))
     return sp.Piecewise((z, z > 0), (0, True))
 
 
@@ -237,9 +240,8 @@ def _sympy_check(sizes, params, X, Y):
     J = J / n
     subs = dict(zip(syms, values, strict=True))
     exact = [float(sp.diff(J, s).subs(subs)) for s in syms]
-    ours = np.concatenate(
-        [np.concatenate([dW.ravel(), db]) for dW, db in nn.backward(params, nn.forward(params, X)[1], Y)]
-    )
+    grads = nn.backward(params, nn.forward(params, X)[1], Y)
+    ours = np.concatenate([np.concatenate([dW.ravel(), db]) for dW, db in grads])
     return np.asarray(exact), ours
 
 
@@ -308,6 +310,109 @@ def test_backward_and_loss_bad_inputs():
         nn.backward(other, cache, np.ones((5, 2)))
 
 
+def test_backward_rejects_a_cache_of_another_network_or_batch():
+    params = nn.init_params([3, 4, 2], seed=0)
+    _, cache = nn.forward(params, np.ones((5, 3)))
+    # same depth and end widths, another hidden width: the shapes do not chain
+    other = nn.init_params([3, 6, 2], seed=0)
+    with pytest.raises(ValueError, match="belongs to another network"):
+        nn.backward(other, cache, np.ones((5, 2)))
+    # layers from two batches of different sizes
+    _, cache6 = nn.forward(params, np.ones((6, 3)))
+    mixed = nn.Cache(cache.a, cache6.z)
+    with pytest.raises(ValueError, match="belongs to another network or batch"):
+        nn.backward(params, mixed, np.ones((6, 2)))
+    with pytest.raises(ValueError, match="cache"):
+        nn.backward(params, (cache.a, cache.z), np.ones((5, 2)))  # not a Cache
+    # its own cache is accepted and gives the gradient of its own batch
+    grads = nn.backward(other, nn.forward(other, np.ones((5, 3)))[1], np.ones((5, 2)))
+    assert [g.shape for g, _ in grads] == [(6, 3), (2, 6)]
+
+
+def test_forward_and_loss_overflow_is_an_error_not_inf():
+    big = [(np.full((2, 3), 1e300), np.zeros(2))]
+    with pytest.raises(ValueError, match="network output overflows"):
+        nn.forward(big, np.full((1, 3), 1e10))
+    # through a hidden layer too (the overflow happens before the last layer)
+    deep = [(np.full((4, 3), 1e300), np.zeros(4)), (np.ones((1, 4)), np.zeros(1))]
+    with pytest.raises(ValueError, match="overflows"):
+        nn.forward(deep, np.full((1, 3), 1e10))
+    # large but representable outputs pass, exactly
+    out, _ = nn.forward(big, np.full((1, 3), 1e-10))
+    np.testing.assert_allclose(out, [[3e290, 3e290]], rtol=1e-15)
+    with pytest.raises(ValueError, match="cost overflows"):
+        nn.loss(np.full((2, 1), 1e200), np.zeros((2, 1)))
+    assert nn.loss(np.full((2, 1), 1e150), np.zeros((2, 1))) == pytest.approx(0.5e300)
+
+
+@pytest.mark.parametrize(
+    ("func", "args", "match"),
+    [
+        (nn.loss_gradient, (np.ones((2, 2)) + 1j, np.ones((2, 2))), "real"),
+        (nn.loss_gradient, (np.array([[np.nan, 1.0]]), np.ones((1, 2))), "NaN"),
+        (nn.loss_gradient, (np.ones((2, 2)), np.ones((3, 2))), "shape"),
+        (nn.loss_gradient, (np.ones(2), np.ones(2)), "2-D"),
+        (nn.linear_backward_weights, (np.ones((3, 2)), np.ones((4, 5))), "same n"),
+        (nn.linear_backward_weights, (np.ones((3, 2)) * 1j, np.ones((3, 5))), "real"),
+        (nn.linear_backward_weights, (np.ones((3, 2)), np.full((3, 5), np.inf)), "NaN"),
+        (nn.relu_backward, (np.ones((3, 2)), np.ones((4, 2))), "same shape"),
+        (nn.relu_backward, (np.ones((3, 2)) * 1j, np.ones((3, 2))), "real"),
+        (nn.relu_backward, (np.ones((3, 2)), np.full((3, 2), np.nan)), "NaN"),
+        (nn.linear_backward_input, (np.ones((3, 2)), np.ones((4, 5))), "4 columns"),
+        (nn.linear_backward_input, (np.ones((3, 2)), np.ones((2, 5)) * 1j), "real"),
+        (nn.linear_backward_input, (np.full((3, 2), np.nan), np.ones((2, 5))), "NaN"),
+        (nn.relu, (np.array([1j]),), "real"),
+        (nn.relu, (np.array([np.nan]),), "NaN"),
+        (nn.relu, (np.array(["a"]),), "numeric"),
+        (nn.relu_derivative, (np.array([1j]),), "real"),
+        (nn.relu_derivative, (np.array([-np.inf]),), "NaN"),
+    ],
+)
+def test_lemma_helpers_validate(func, args, match):
+    with pytest.raises(ValueError, match=match):
+        func(*args)
+
+
+def test_complex_params_are_rejected():
+    X = np.ones((1, 3))
+    with pytest.raises(ValueError, match=r"params\[0\]: W must be a real"):
+        nn.forward([(np.ones((2, 3), dtype=complex), np.zeros(2))], X)
+    with pytest.raises(ValueError, match=r"params\[1\]: b must be a real"):
+        nn.forward([(np.ones((2, 3)), np.zeros(2)), (np.ones((1, 2)), np.zeros(1, complex))], X)
+    with pytest.raises(ValueError, match="real"):
+        nn.train([(np.ones((1, 1), dtype=complex), np.zeros(1))], X[:, :1], X[:, :1],
+                 learning_rate=0.1, batch_size=1, n_iter=1)
+    # integer params are real numbers: accepted, and trained in float64
+    res = nn.train([(np.ones((1, 1), dtype=int), np.zeros(1, dtype=int))], X[:, :1],
+                   2 * X[:, :1], learning_rate=0.5, batch_size=1, n_iter=1)
+    assert res.params[0][0].dtype == np.float64
+    assert res.params[0][0][0, 0] == pytest.approx(1.5)  # 1 - 0.5 * (1 - 2) * 1
+
+
+def test_init_params_generator_seed_is_the_stream_of_its_int_seed():
+    a = nn.init_params([4, 3, 2], seed=7)
+    b = nn.init_params([4, 3, 2], seed=np.random.default_rng(7))
+    for (Wa, ba), (Wb, bb) in zip(a, b, strict=True):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+    rng = np.random.default_rng(7)
+    first, second = nn.init_params([4, 3, 2], seed=rng), nn.init_params([4, 3, 2], seed=rng)
+    np.testing.assert_array_equal(first[0][0], a[0][0])
+    assert not np.array_equal(second[0][0], a[0][0])  # the stream went on
+    with pytest.raises(ValueError, match="seed"):
+        nn.init_params([4, 3, 2], seed=-1)
+    with pytest.raises(ValueError, match="seed"):
+        nn.init_params([4, 3, 2], seed=np.random.RandomState(0))  # the legacy API
+
+
+def test_init_params_refuses_more_than_1e9_weights():
+    # refused before anything is allocated (1e10 weights would be 80 GB)
+    with pytest.raises(ValueError, match="limit is 1e9"):
+        nn.init_params([100_000, 100_000])
+    with pytest.raises(ValueError, match="limit is 1e9"):
+        nn.init_params([10, 40_000, 25_000, 10])  # the sum over layers counts
+
+
 # --- training -----------------------------------------------------------------------------
 
 
@@ -321,31 +426,86 @@ def test_train_reduces_loss_and_does_not_mutate():
     X, Y = _toy()
     p0 = nn.init_params([1, 16, 1], seed=0)
     copy = [(W.copy(), b.copy()) for W, b in p0]
-    p, hist = nn.train(p0, X, Y, learning_rate=0.05, batch_size=8, n_epochs=50, seed=1,
-                       X_val=X[:10], Y_val=Y[:10], eval_every=40, snapshot_steps=[0, 80])
+    res = nn.train(p0, X, Y, learning_rate=0.05, batch_size=8, n_epochs=50, seed=1,
+                   X_val=X[:10], Y_val=Y[:10], eval_every=40, snapshot_steps=[0, 80])
+    assert isinstance(res, nn.TrainResult)
+    p = res.params
     assert all(np.array_equal(W, Wc) for (W, _), (Wc, _) in zip(p0, copy, strict=True))
-    assert hist["train_loss"][-1] < 0.3 * hist["train_loss"][0]
-    assert len(hist["batch_loss"]) == 50 * 8
-    assert hist["step"][0] == 0 and hist["step"][-1] == 400
-    assert len(hist["val_loss"]) == len(hist["train_loss"]) == len(hist["step"])
-    assert set(hist["snapshots"]) == {0, 80}
-    assert np.array_equal(hist["snapshots"][0][0][0], copy[0][0])
-    assert hist["train_loss"][-1] == pytest.approx(nn.loss(nn.forward(p, X)[0], Y), rel=1e-14)
+    assert res.history[-1] < 0.3 * res.history[0]
+    assert res.n_iter == 50 * 8 and not res.converged
+    assert res.batch_loss.shape == (50 * 8,)
+    np.testing.assert_array_equal(res.steps, np.arange(0, 401, 40))
+    assert len(res.val_history) == len(res.history) == len(res.steps)
+    assert set(res.snapshots) == {0, 80}
+    assert np.array_equal(res.snapshots[0][0][0], copy[0][0])
+    assert res.history[0] == pytest.approx(nn.loss(nn.forward(p0, X)[0], Y), rel=1e-14)
+    assert res.history[-1] == pytest.approx(nn.loss(nn.forward(p, X)[0], Y), rel=1e-14)
+    assert res.val_history[-1] == pytest.approx(
+        nn.loss(nn.forward(p, X[:10])[0], Y[:10]), rel=1e-14
+    )
+    # the snapshot after step 80 is the end of a training run of 80 steps
+    short = nn.train(p0, X, Y, learning_rate=0.05, batch_size=8, n_iter=80, seed=1)
+    for (W, b), (Ws, bs) in zip(short.params, res.snapshots[80], strict=True):
+        np.testing.assert_array_equal(W, Ws)
+        np.testing.assert_array_equal(b, bs)
+    # the mini-batch cost before step 1 is the cost of the first batch at p0: at most
+    # n / B = 8 times the full cost (a sum of non-negative terms)
+    assert 0 < res.batch_loss[0] <= 8 * res.history[0]
 
 
 def test_train_is_reproducible_with_seed():
     X, Y = _toy()
     p0 = nn.init_params([1, 8, 1], seed=0)
-    a, ha = nn.train(p0, X, Y, learning_rate=0.05, batch_size=4, n_iter=30, seed=3)
-    b, hb = nn.train(p0, X, Y, learning_rate=0.05, batch_size=4, n_iter=30, seed=3)
-    np.testing.assert_array_equal(ha["batch_loss"], hb["batch_loss"])
-    np.testing.assert_array_equal(a[0][0], b[0][0])
+    a = nn.train(p0, X, Y, learning_rate=0.05, batch_size=4, n_iter=30, seed=3)
+    b = nn.train(p0, X, Y, learning_rate=0.05, batch_size=4, n_iter=30, seed=3)
+    np.testing.assert_array_equal(a.batch_loss, b.batch_loss)
+    np.testing.assert_array_equal(a.params[0][0], b.params[0][0])
+
+
+def test_train_generator_seed_is_the_stream_of_its_int_seed():
+    X, Y = _toy()
+    p0 = nn.init_params([1, 8, 1], seed=0)
+    kwargs = {"learning_rate": 0.05, "batch_size": 4, "n_iter": 40}
+    a = nn.train(p0, X, Y, seed=3, **kwargs)
+    b = nn.train(p0, X, Y, seed=np.random.default_rng(3), **kwargs)
+    c = nn.train(p0, X, Y, seed=4, **kwargs)
+    np.testing.assert_array_equal(a.batch_loss, b.batch_loss)
+    for (Wa, ba), (Wb, bb) in zip(a.params, b.params, strict=True):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+    assert not np.array_equal(a.batch_loss, c.batch_loss)
+    # one Generator threaded through two calls: the second continues the stream
+    rng = np.random.default_rng(3)
+    first = nn.train(p0, X, Y, seed=rng, **kwargs)
+    second = nn.train(p0, X, Y, seed=rng, **kwargs)
+    np.testing.assert_array_equal(first.batch_loss, a.batch_loss)
+    assert not np.array_equal(second.batch_loss, a.batch_loss)
+
+
+def test_train_tol_stops_when_the_recorded_cost_settles():
+    X, Y = _toy()
+    p0 = nn.init_params([1, 16, 1], seed=0)
+    tol = 1e-3
+    res = nn.train(p0, X, Y, learning_rate=0.05, batch_size=8, n_epochs=500, seed=1,
+                   tol=tol, eval_every=8)
+    assert res.converged and res.n_iter < 500 * 8
+    assert res.steps[-1] == res.n_iter and res.n_iter % 8 == 0
+    assert res.batch_loss.shape == (res.n_iter,)
+    change = np.abs(np.diff(res.history))
+    assert change[-1] <= tol * res.history[-1]
+    assert np.all(change[:-1] > tol * res.history[1:-1])  # the first such record
+    # the same steps without tol give the same parameters: tol only stops the loop
+    same = nn.train(p0, X, Y, learning_rate=0.05, batch_size=8, n_iter=res.n_iter, seed=1,
+                    eval_every=8)
+    assert not same.converged
+    np.testing.assert_array_equal(same.params[0][0], res.params[0][0])
+    np.testing.assert_array_equal(same.history, res.history)
 
 
 def test_full_batch_step_is_gradient_descent():
     X, Y = _toy(n=20)
     p0 = nn.init_params([1, 5, 1], seed=2)
-    p, _ = nn.train(p0, X, Y, learning_rate=0.1, batch_size=20, n_iter=1, seed=0)
+    p = nn.train(p0, X, Y, learning_rate=0.1, batch_size=20, n_iter=1, seed=0).params
     # the whole batch in a shuffled order: the average gradient does not depend on order
     g = nn.backward(p0, nn.forward(p0, X)[1], Y)
     for (W, b), (W0, b0), (dW, db) in zip(p, p0, g, strict=True):
@@ -367,7 +527,7 @@ def test_one_sgd_step_matches_sklearn():
     reg.coefs_ = [W.T.copy() for W, _ in p0]
     reg.intercepts_ = [b.copy() for _, b in p0]
     reg.partial_fit(X, Y.ravel())
-    p, _ = nn.train(p0, X, Y, learning_rate=0.1, batch_size=16, n_iter=1, seed=0)
+    p = nn.train(p0, X, Y, learning_rate=0.1, batch_size=16, n_iter=1, seed=0).params
     for (W, b), Wt, bs in zip(p, reg.coefs_, reg.intercepts_, strict=True):
         np.testing.assert_allclose(W, Wt.T, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(b, bs, rtol=1e-12, atol=1e-14)
@@ -381,7 +541,13 @@ def test_train_divergence_names_the_step():
     err = info.value
     assert isinstance(err, ValueError)
     assert 1 <= err.step <= 500
-    assert len(err.history["batch_loss"]) == err.step
+    # history: the mini-batch costs of steps 1 .. step, the last one non-finite
+    assert isinstance(err.history, np.ndarray) and err.history.shape == (err.step,)
+    assert np.all(np.isfinite(err.history[:-1])) and not np.isfinite(err.history[-1])
+    # they are the costs a training run records: the first one is that of a 1-step run
+    assert err.step > 1
+    one = nn.train(p0, X, Y * 1e3, learning_rate=50.0, batch_size=8, n_iter=1, seed=0)
+    assert one.batch_loss[0] == err.history[0]
 
 
 @pytest.mark.parametrize(
@@ -393,7 +559,18 @@ def test_train_divergence_names_the_step():
         ({"learning_rate": 0.1, "batch_size": 65, "n_iter": 1}, "batch_size"),
         ({"learning_rate": 0.1, "batch_size": 4}, "exactly one"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "n_epochs": 1}, "exactly one"),
-        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 0}, "positive"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 0}, "n_iter"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 2.0}, "n_iter"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": True}, "n_iter"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_epochs": "3"}, "n_epochs"),
+        ({"learning_rate": "0.1", "batch_size": 4, "n_iter": 1}, "learning_rate"),
+        ({"learning_rate": 0.1, "batch_size": 4.0, "n_iter": 1}, "batch_size"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "tol": -1.0}, "tol"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "tol": "0"}, "tol"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "seed": -1}, "seed"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "seed": 1.5}, "seed"),
+        ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 5, "snapshot_steps": [6]},
+         "snapshot step"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "eval_every": 0}, "eval_every"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "X_val": np.ones((3, 1))}, "both"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "X_val": np.ones((3, 2)),
@@ -446,3 +623,22 @@ def test_relu_backward_out_argument():
     res = nn.relu_backward(da, z, out=da)
     assert res is da
     np.testing.assert_array_equal(da, expected)
+
+
+# --- found by review, fixed: they stay fixed --------------------------------------------------
+
+
+def test_train_refuses_held_out_data_whose_cost_overflows():
+    X, Y = _toy()
+    p0 = nn.init_params([1, 4, 1], seed=0)
+    with pytest.raises(ValueError, match="overflow"):
+        nn.train(p0, X, Y, learning_rate=0.1, batch_size=8, n_iter=3,
+                 X_val=X * 1e160, Y_val=Y)
+
+
+def test_train_initial_cost_overflow_is_not_a_divergence():
+    X, Y = _toy()
+    p0 = nn.init_params([1, 4, 1], seed=0)
+    with pytest.raises(ValueError, match="overflow") as info:
+        nn.train(p0, X * 1e160, Y, learning_rate=0.1, batch_size=8, n_iter=3)
+    assert not isinstance(info.value, nn.DivergenceError)
