@@ -63,7 +63,7 @@ _RESCALE_HINT = (
 class DivergenceError(ValueError):
     """An iterative fitter's objective became NaN or infinite: the iteration diverged.
 
-    Raised by :func:`gradient_descent` and :func:`mlnotes.nn.train` (the same class)
+    Raised by :func:`mlnotes.linear.gradient_descent` and :func:`mlnotes.nn.train` (the same class)
     (chapter 2, :eq:`ne-gd-update`; chapter 3, :eq:`dl-minibatch-step`), usually
     because the learning rate is too large.
 
