@@ -34,12 +34,11 @@ def as_float_array(
     returned without a copy.
     """
     arr = np.asarray(a)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
-    if np.iscomplexobj(arr):
+    kind = arr.dtype.kind  # b bool, i/u integers, f floats, c complex, O/U/S/M/m/V others
+    if kind == "c":
         raise ValueError(f"{name} must be real; got a complex array.")
+    if kind not in "biuf":
+        raise ValueError(f"{name} must be a numeric array; got dtype {arr.dtype}.")
     if ndim == 2 and arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D, shape (n, d) with one example per row; got shape "
