@@ -153,7 +153,7 @@ def init_params(
     Parameters
     ----------
     layer_sizes : sequence of int
-        ``[d, h_1, ..., h_{f-1}, k]``: input width, hidden widths, output width; at
+        ``[d, h_1, ..., h_{f-1}, m]``: input width, hidden widths, output width; at
         least two entries, all positive.
     seed : None, int or numpy Generator
         Seeds the draw of the weights.
@@ -219,7 +219,7 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
 
     Returns
     -------
-    output : ndarray of shape (n, k)
+    output : ndarray of shape (n, m)
     cache : Cache
         Every layer's input ``a`` and pre-activation ``z``, for :func:`backward`.
 
@@ -281,7 +281,7 @@ def loss(output: np.ndarray, Y: np.ndarray) -> float:
 
     Parameters
     ----------
-    output, Y : ndarray of shape (n, k)
+    output, Y : ndarray of shape (n, m)
         Network outputs and targets, one example per row.
 
     Raises
@@ -319,7 +319,7 @@ def loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
     r""":math:`\partial J / \partial Z^{(f)} = (O - Y)/n`, the start of the backward pass (:eq:`bp-output-grad`).
 
     The :math:`\frac12` of the cost cancels the 2 of the square's derivative.
-    ``output`` and ``Y`` must have the same shape ``(n, k)``.
+    ``output`` and ``Y`` must have the same shape ``(n, m)``.
     """
     output = as_float_array(output, "output", ndim=2)
     return _loss_gradient(output, _check_targets(output, Y))
@@ -417,7 +417,7 @@ def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
     params : list of (W, b)
     cache : Cache
         From ``forward(params, X)``; a cache from another network or batch is refused.
-    Y : ndarray of shape (n, k)
+    Y : ndarray of shape (n, m)
         Targets.
 
     Returns
@@ -491,14 +491,14 @@ def train(
     params : list of (W, b)
         Starting point; not modified (the function works on copies).
     X, Y : ndarray
-        Training inputs ``(n, d)`` and targets ``(n, k)``.
+        Training inputs ``(n, d)`` and targets ``(n, m)``.
     learning_rate : float
         :math:`\alpha > 0`.
     batch_size : int
-        :math:`B`, between 1 and ``n``.
+        The mini-batch size :math:`|\mathcal B|`, between 1 and ``n``.
     n_iter, n_epochs : int
         Give exactly one: the number of steps, or of passes through the data
-        (``ceil(n / B)`` steps each; the last batch of an epoch may be smaller).
+        (``ceil(n / batch_size)`` steps each; the last batch of an epoch may be smaller).
     tol : float, default 0
         Stop early when the recorded training cost changes by at most ``tol`` times
         its size between two records; ``0`` runs every step (and ``converged`` is
@@ -531,10 +531,10 @@ def train(
     n = X.shape[0]
     if Y.shape[0] != n:
         raise ValueError(f"X has {n} rows but Y has {Y.shape[0]}; one target row per example.")
-    d, k = params[0][0].shape[1], params[-1][0].shape[0]
-    if X.shape[1] != d or Y.shape[1] != k:
+    d, m = params[0][0].shape[1], params[-1][0].shape[0]
+    if X.shape[1] != d or Y.shape[1] != m:
         raise ValueError(
-            f"the network maps {d} inputs to {k} outputs but X has {X.shape[1]} columns "
+            f"the network maps {d} inputs to {m} outputs but X has {X.shape[1]} columns "
             f"and Y has {Y.shape[1]}."
         )
     has_val = X_val is not None or Y_val is not None
@@ -543,9 +543,9 @@ def train(
             raise ValueError("give both X_val and Y_val, or neither.")
         X_val = as_float_array(X_val, "X_val", ndim=2)
         Y_val = as_float_array(Y_val, "Y_val", ndim=2)
-        if X_val.shape[1] != d or Y_val.shape != (X_val.shape[0], k):
+        if X_val.shape[1] != d or Y_val.shape != (X_val.shape[0], m):
             raise ValueError(
-                f"held-out data must have shapes (m, {d}) and (m, {k}); got "
+                f"held-out data must have shapes (n_val, {d}) and (n_val, {m}); got "
                 f"{X_val.shape} and {Y_val.shape}."
             )
     learning_rate = _real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
