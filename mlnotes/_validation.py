@@ -33,7 +33,10 @@ def as_float_array(
     returns a new array (the caller may modify it); otherwise a float64 input is
     returned without a copy.
     """
-    arr = np.asarray(a)
+    try:
+        arr = np.asarray(a)
+    except (ValueError, TypeError) as err:  # e.g. a ragged nested list
+        raise ValueError(f"{name} must be a rectangular numeric array ({err}).") from None
     kind = arr.dtype.kind  # b bool, i/u integers, f floats, c complex, O/U/S/M/m/V others
     if kind == "c":
         raise ValueError(f"{name} must be real; got a complex array.")

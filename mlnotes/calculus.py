@@ -8,12 +8,13 @@ that array.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
 
-from mlnotes._validation import as_float_array, real_number
+from mlnotes._validation import as_float_array, finite_result, real_number
 
 __all__ = [
     "gradient_check",
@@ -29,10 +30,11 @@ __all__ = [
 
 def _scalar_value(value: object) -> float:
     arr = np.asarray(value)
-    if arr.size != 1 or arr.dtype == object:
+    if arr.size != 1 or arr.dtype.kind not in "biuf":
+        what = "a complex number" if arr.dtype.kind == "c" else f"{arr.dtype} of shape {arr.shape}"
         raise ValueError(
-            "f must return a scalar (the cost J); it returned an array of shape "
-            f"{arr.shape}. Sum or reduce it to one number first."
+            f"f must return a real scalar (the cost J); it returned {what}. Sum or reduce "
+            "it to one real number first."
         )
     out = float(arr.reshape(()))
     if not np.isfinite(out):
@@ -149,7 +151,10 @@ def gradient_check(
     if not callable(grad):
         raise ValueError(f"grad must be callable; got {type(grad).__name__}.")
     x0 = as_float_array(x, "x", copy=True)
-    analytic = np.asarray(grad(x0.copy()), dtype=np.float64)
+    returned = np.asarray(grad(x0.copy()))
+    if returned.dtype.kind not in "biuf":
+        raise ValueError(f"grad must return a real float array; it returned dtype {returned.dtype}.")
+    analytic = returned.astype(np.float64)
     if analytic.shape != x0.shape:
         raise ValueError(
             f"grad(x) has shape {analytic.shape} but x has shape {x0.shape}; in the "
@@ -189,10 +194,18 @@ def relative_error(estimate: object, reference: object) -> float:
         If the arrays differ in shape, are not finite, or ``reference`` is zero.
     """
     est, ref = _pair(estimate, reference)
-    norm = float(np.linalg.norm(ref))
-    if norm == 0:
+    biggest = max(float(np.max(np.abs(est))), float(np.max(np.abs(ref))))
+    if biggest == 0 or not np.any(ref):
         raise ValueError("reference is zero: a relative error is undefined; use an absolute one.")
-    return float(np.linalg.norm(est - ref)) / norm
+    # the difference and the reference each scaled by a power of two (exactly), so that
+    # no difference, norm or ratio over- or underflows on the way
+    s_diff = np.frexp(biggest)[1]
+    diff = np.linalg.norm(np.ldexp(est, -s_diff) - np.ldexp(ref, -s_diff))
+    s_ref = np.frexp(float(np.max(np.abs(ref))))[1]
+    ratio = diff / np.linalg.norm(np.ldexp(ref, -s_ref))
+    with np.errstate(over="ignore", under="ignore"):
+        value = float(np.ldexp(ratio, s_diff - s_ref))
+    return finite_result(value, "the relative error", "estimate is too far from reference.")
 
 
 def lre(estimate: object, reference: object) -> float:
@@ -209,18 +222,33 @@ def lre(estimate: object, reference: object) -> float:
         If the arrays differ in shape or are not finite.
     """
     est, ref = _pair(estimate, reference)
-    scale = np.where(ref == 0, 1.0, np.abs(ref))
-    rel = np.abs(est - ref) / scale
-    return float(np.min(-np.log10(np.maximum(rel, 1e-16))))
+    # log10 |e - r| - log10 |r|, with e and r scaled by a power of two (exactly) into
+    # [-1, 1], entry by entry, so that nothing overflows
+    biggest = np.maximum(np.maximum(np.abs(est), np.abs(ref)), np.finfo(np.float64).tiny)
+    expo = np.frexp(biggest)[1]
+    with np.errstate(divide="ignore", under="ignore"):
+        scaled = np.ldexp(est, -expo) - np.ldexp(ref, -expo)
+        log_diff = np.log10(np.abs(scaled)) + expo * np.log10(2.0)
+        log_ref = np.where(ref == 0, 0.0, np.log10(np.abs(np.where(ref == 0, 1.0, ref))))
+    digits = np.where(np.isneginf(log_diff), 16.0, log_ref - log_diff)
+    return float(np.min(np.minimum(digits, 16.0)))
 
 
 # --- sympy helpers ------------------------------------------------------------------
 
 
-def _check_shape(rows: int, cols: int) -> None:
-    for n, v in (("rows", rows), ("cols", cols)):
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+_MAX_ENTRIES = 10_000  # explicit symbolic matrices beyond this are slow to build and to simplify
+
+
+def _check_shape(rows: int, cols: int, names: tuple[str, str] = ("rows", "cols")) -> None:
+    for n, v in zip(names, (rows, cols), strict=True):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < 1:
             raise ValueError(f"{n} must be a positive integer; got {v!r}.")
+    if rows * cols > _MAX_ENTRIES:
+        raise ValueError(
+            f"{names[0]} x {names[1]} = {rows * cols} symbolic entries is more than sympy can "
+            f"handle in a notebook (at most {_MAX_ENTRIES}); use smaller shapes."
+        )
 
 
 def symbolic_matrix(name: str, rows: int, cols: int, **assumptions: bool) -> sp.Matrix:
@@ -253,7 +281,7 @@ def symbolic_vector(name: str, n: int, **assumptions: bool) -> sp.Matrix:
     """
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string.")
-    _check_shape(n, 1)
+    _check_shape(n, 1, ("n", "1"))
     assumptions.setdefault("real", True)
     return sp.Matrix(n, 1, lambda i, _j: sp.Symbol(f"{name}_{i + 1}", **assumptions))
 
@@ -276,6 +304,25 @@ def symbolic_gradient(expr: sp.Expr, var: sp.Matrix) -> sp.Matrix:
                 f"expr must be a scalar; got a matrix of shape {expr.shape}."
             )
         expr = expr[0, 0]
+    if isinstance(expr, (bool, np.bool_)) or not isinstance(
+        expr, (sp.Expr, int, float, np.integer, np.floating)
+    ):
+        raise ValueError(
+            f"expr must be a scalar sympy expression (or a number); got {type(expr).__name__}. "
+            "(Strings are refused: sympy would evaluate them as code.)"
+        )
+    expr = sp.sympify(expr)
+    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise ValueError(f"expr must be finite; it contains {expr}.")
+    if isinstance(var, sp.Symbol):
+        var = sp.Matrix([var])
+    elif isinstance(var, (list, tuple)):
+        var = _sympy_matrix(var, "var")
+    if not isinstance(var, sp.MatrixBase) or not all(isinstance(v, sp.Symbol) for v in var):
+        raise ValueError(
+            "var must be a sympy Symbol or a matrix of Symbols (e.g. from symbolic_vector); "
+            f"got {type(var).__name__}."
+        )
     var = sp.Matrix(var)
     return var.applyfunc(lambda v: sp.diff(expr, v))
 
@@ -299,8 +346,16 @@ def matrices_equal(lhs: object, rhs: object) -> bool:
     a = _sympy_matrix(lhs, "lhs")
     b = _sympy_matrix(rhs, "rhs")
     if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}.")
-    return all(sp.simplify(sp.expand(d)) == 0 for d in (a - b))
+        raise ValueError(f"lhs and rhs have different shapes: {a.shape} vs {b.shape}.")
+    return all(_entries_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _entries_equal(x: sp.Expr, y: sp.Expr) -> bool:
+    if x.has(sp.nan) or y.has(sp.nan):  # NaN equals nothing, itself included (IEEE 754)
+        return False
+    if x == y:  # also inf == inf, where inf - inf would be nan
+        return True
+    return sp.simplify(sp.expand(x - y)) == 0
 
 
 def _sympy_matrix(value: object, name: str) -> sp.Matrix:
@@ -319,5 +374,15 @@ def _sympy_matrix(value: object, name: str) -> sp.Matrix:
 
     check(value)
     if isinstance(value, (sp.MatrixBase, list, tuple)):
-        return sp.Matrix(value)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")  # sympy's deprecated 3-level lists too
+                out = sp.Matrix(value)
+        except (ValueError, TypeError, Warning) as err:
+            raise ValueError(
+                f"{name} must be a matrix: a list of equally long rows of scalars ({err})."
+            ) from None
+        if any(isinstance(e, sp.MatrixBase) for e in out):
+            raise ValueError(f"{name} must be a matrix of scalars, not of matrices.")
+        return out
     return sp.Matrix([[value]])

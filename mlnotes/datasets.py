@@ -133,7 +133,8 @@ def load_nist_strd(name: str) -> NISTDataset:
     names = {k.lower(): k for k in NIST_STRD_MODELS}
     if not isinstance(name, str) or name.lower() not in names:
         raise ValueError(
-            f"unknown NIST StRD data set {name!r}; expected one of {sorted(NIST_STRD_MODELS)}."
+            f"name must be one of the shipped NIST StRD data sets {sorted(NIST_STRD_MODELS)}; "
+            f"got {name!r}."
         )
     key = names[name.lower()]
     degree, intercept, _level = NIST_STRD_MODELS[key]

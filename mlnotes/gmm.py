@@ -30,6 +30,7 @@ from scipy.linalg.lapack import dtrtri
 from mlnotes._validation import (
     as_float_array,
     as_rng,
+    finite_result,
     positive_int,
     probability_vector,
     real_number,
@@ -452,7 +453,9 @@ def bic(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> fl
     phi, mu, sigma = _check_params(phi, mu, sigma, d=X.shape[1])
     n, d = X.shape
     _, ll = _e_step(np.ascontiguousarray(X.T), phi, mu, sigma)
-    return float(-2.0 * ll.sum() + n_parameters(phi.shape[0], d) * np.log(n))
+    with np.errstate(over="ignore"):  # reported just below
+        value = float(-2.0 * ll.sum() + n_parameters(phi.shape[0], d) * np.log(n))
+    return finite_result(value, "the BIC", "X is too far from the mixture: rescale X.")
 
 
 def _kmeans_pp_centres(X: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -596,6 +599,12 @@ def fit_gmm(
     X = _check_X(X)
     n, d = X.shape
     k = _check_k(k, n)
+    if n <= d:
+        raise ValueError(
+            f"X has n = {n} examples of d = {d} features: a full covariance needs at "
+            f"least d + 1 = {d + 1} examples (with fewer, the likelihood has no maximum). "
+            "Use more data or fewer features."
+        )
     max_iter = positive_int(max_iter, "max_iter", minimum=0, maximum=10**7)
     tol = real_number(tol, "tol", low=0.0)
     reg_covar = real_number(reg_covar, "reg_covar", low=0.0)

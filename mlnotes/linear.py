@@ -329,7 +329,9 @@ def least_squares(
         :class:`IllConditionedWarning` beyond :data:`COND_LIMIT`: it is there to show
         what the normal equations lose).
     rcond : float, optional
-        Relative cut-off for small singular values in the SVD path, in ``[0, 1)``.
+        Relative cut-off for small singular values in the SVD path, in ``[0, 1)``;
+        values below ``d * eps`` are raised to it (smaller "singular values" are
+        rounding noise of exact zeros).
         Default ``min(10 d, max(n, d)) * eps``: never looser than
         :func:`numpy.linalg.lstsq`'s ``max(n, d) * eps``, and for tall ``X`` far
         tighter (``lstsq``'s cut-off then discards directions that the data do
@@ -363,11 +365,27 @@ def _solver_arguments(X, y, method, rcond) -> tuple[np.ndarray, np.ndarray, str,
         rcond = min(10 * d, max(n, d)) * _EPS
     else:
         rcond = real_number(rcond, "rcond", low=0.0, high=1.0, high_open=True)
+        # below eps, "singular values" are rounding noise of exact zeros: inverting
+        # them would return noise of size 1/eps instead of the minimum-norm solution
+        rcond = max(rcond, d * _EPS)
     return Xa, ya, method, rcond
 
 
 def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> LeastSquaresResult:
-    """The solver of :func:`least_squares` on checked float64 arrays."""
+    """The solver of :func:`least_squares` on checked float64 arrays.
+
+    ``y`` is scaled by a power of two to order one first (exact), so that ``X^T y``
+    neither overflows nor underflows; the solution is scaled back at the end.
+    """
+    y_max = float(np.max(np.abs(ya)))
+    y_exp = int(np.frexp(y_max)[1]) if y_max > 0 else 0
+    result = _solve_scaled(Xa, np.ldexp(ya, -y_exp), method, rcond)
+    with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
+        theta = _check_representable(np.ldexp(result.theta, y_exp))
+    return LeastSquaresResult(theta, result.method, result.cond_estimate, result.rank)
+
+
+def _solve_scaled(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> LeastSquaresResult:
     n, d = Xa.shape
 
     use_cholesky = method != "svd" and n >= d
@@ -397,6 +415,8 @@ def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) ->
             Xs = Xa * s
             G, b = Xs.T @ Xs, Xs.T @ ya
         t, cond_est = _cholesky_solve(G, b)
+        if t is not None and method == "cholesky" and cond_est * _EPS >= 1.0:
+            t = None  # singular at working precision: its "solution" is rounding noise
         if t is not None and (method == "cholesky" or cond_est <= COND_LIMIT):
             if cond_est > COND_LIMIT:
                 warnings.warn(
@@ -405,7 +425,7 @@ def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) ->
                     f"solution keeps only about {max(0.0, 16 - np.log10(cond_est)):.0f} "
                     "significant digits. method='auto' would use the SVD of X.",
                     IllConditionedWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
             with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
                 theta = _check_representable(t * s_y)
@@ -447,7 +467,7 @@ def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) ->
             "dependent (or n < d), so the least-squares solution is not unique. "
             f"Returning {chosen}.",
             RankDeficientWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return LeastSquaresResult(_check_representable(theta), "svd", cond_est, rank)
 
@@ -591,9 +611,9 @@ def _stability_bound(X: np.ndarray) -> float:
     scale = float(np.max(np.abs(X)))
     if scale == 0.0:
         return np.inf
-    s_max = float(np.linalg.norm(X / scale, 2))  # the largest singular value of X / scale
-    with np.errstate(over="ignore", under="ignore"):
-        return 2.0 * X.shape[0] / (s_max * scale) ** 2
+    s_max = np.float64(np.linalg.norm(X / scale, 2))  # the largest singular value of X / scale
+    with np.errstate(over="ignore", under="ignore"):  # inf here means "no rate works"
+        return float(2.0 * X.shape[0] / (s_max * np.float64(scale)) ** 2)
 
 
 # --- test problems -----------------------------------------------------------------
@@ -617,9 +637,11 @@ def ill_conditioned_problem(
     theta : ndarray, shape (d,)
         The exact solution.
     """
-    n = positive_int(n, "n")
-    d = positive_int(d, "d", maximum=n)
+    n = positive_int(n, "n", maximum=10**7)
+    d = positive_int(d, "d", maximum=min(n, 10**4))
     cond = real_number(cond, "cond", low=1.0, high=1e300)
+    if d == 1 and cond != 1.0:
+        raise ValueError(f"cond must be 1 when d = 1 (one column has condition number 1); got {cond:g}.")
     rng = as_rng(seed)
     U, _ = np.linalg.qr(rng.standard_normal((n, d)))
     V, _ = np.linalg.qr(rng.standard_normal((d, d)))

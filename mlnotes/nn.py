@@ -174,7 +174,9 @@ def init_params(
         )
     for s in sizes:
         if isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 1:
-            raise ValueError(f"layer widths must be positive integers; got {layer_sizes!r}.")
+            raise ValueError(
+                f"layer_sizes must hold positive integer widths; got {layer_sizes!r}."
+            )
     n_weights = sum(int(i) * int(o) for i, o in itertools.pairwise(sizes))
     if n_weights > 10**9:
         raise ValueError(
@@ -239,13 +241,15 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
         )
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
         output, cache = _forward(params, X)
-    finite_result(output, "the network output", _OVERFLOW_HINT)
+    for z in cache.z:  # a hidden overflow can hide behind ReLU; the cache must be finite
+        if not _all_finite(z):
+            raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
     return output, cache
 
 
 _OVERFLOW_HINT = (
-    "The weights or the inputs are too large: rescale the inputs (standardise them) or "
-    "start from smaller weights."
+    "params or X are too large: rescale X (standardise its columns) or start from "
+    "smaller weights (init_params)."
 )
 
 
@@ -293,7 +297,7 @@ def loss(output: np.ndarray, Y: np.ndarray) -> float:
     Y = _check_targets(output, Y)
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
         J = _loss(output, Y)
-    return finite_result(J, "the cost", "The outputs and targets are too far apart: rescale them.")
+    return finite_result(J, "the cost", "output and Y are too far apart: rescale them.")
 
 
 def _loss(output: np.ndarray, Y: np.ndarray) -> float:
@@ -322,7 +326,10 @@ def loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
     ``output`` and ``Y`` must have the same shape ``(n, m)``.
     """
     output = as_float_array(output, "output", ndim=2)
-    return _loss_gradient(output, _check_targets(output, Y))
+    Y = _check_targets(output, Y)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        dz = _loss_gradient(output, Y)
+    return finite_result(dz, "output - Y", "output and Y are too far apart: rescale them.")
 
 
 def _loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -343,7 +350,10 @@ def linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, 
     """
     dz, a = _batch("dz", dz), _batch("a", a)
     _same_rows(dz=dz, a=a)
-    return _linear_backward_weights(dz, a)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        dW, db = _linear_backward_weights(dz, a)
+    hint = "dz or a are too large: rescale them."
+    return finite_result(dW, "dz.T @ a", hint), finite_result(db, "the sum of dz", hint)
 
 
 def _linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -360,8 +370,13 @@ def relu_backward(da: np.ndarray, z: np.ndarray, out: np.ndarray | None = None) 
     da, z = as_float_array(da, "da"), as_float_array(z, "z")
     if da.shape != z.shape:
         raise ValueError(f"da and z must have the same shape; got {da.shape} and {z.shape}.")
-    if out is not None and (not isinstance(out, np.ndarray) or out.shape != da.shape):
-        raise ValueError(f"out must be a float array of shape {da.shape}.")
+    if out is not None and (
+        not isinstance(out, np.ndarray)
+        or out.shape != da.shape
+        or out.dtype != np.float64
+        or not out.flags.writeable
+    ):
+        raise ValueError(f"out must be a writeable float64 array of shape {da.shape}.")
     return _relu_backward(da, z, out)
 
 
@@ -377,7 +392,9 @@ def linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
     """
     W = _batch("W", W)
     dz = _batch("dz", dz, width=W.shape[0])
-    return _linear_backward_input(dz, W)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        da = _linear_backward_input(dz, W)
+    return finite_result(da, "dz @ W", "dz or W are too large: rescale them.")
 
 
 def _linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
@@ -396,6 +413,8 @@ def _check_cache(params: Params, cache: object) -> None:
             raise ValueError(f"{hint}; layer {i} holds no arrays.")
         if a.dtype.kind != "f" or z.dtype.kind != "f":
             raise ValueError(f"{hint}; layer {i} holds {a.dtype}/{z.dtype} arrays, not float.")
+        if not _all_finite(z):  # NaN would read as an inactive ReLU: a wrong gradient
+            raise ValueError(f"{hint}; its pre-activations of layer {i} are not finite.")
         if a.shape != (n, W.shape[1]) or z.shape != (n, W.shape[0]):
             raise ValueError(
                 f"{hint}: layer {i} has W of shape {W.shape} but the cache holds an input "
@@ -545,7 +564,7 @@ def train(
         Y_val = as_float_array(Y_val, "Y_val", ndim=2)
         if X_val.shape[1] != d or Y_val.shape != (X_val.shape[0], m):
             raise ValueError(
-                f"held-out data must have shapes (n_val, {d}) and (n_val, {m}); got "
+                f"X_val and Y_val must have shapes (n_val, {d}) and (n_val, {m}); got "
                 f"{X_val.shape} and {Y_val.shape}."
             )
     learning_rate = _real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
@@ -563,6 +582,11 @@ def train(
         eval_every = max(1, total // 100)
     else:
         eval_every = _positive_int(eval_every, "eval_every")
+    if isinstance(snapshot_steps, (str, bytes)) or not hasattr(snapshot_steps, "__iter__"):
+        raise ValueError(
+            f"snapshot_steps must be a sequence of step numbers, e.g. [0, 100]; got "
+            f"{snapshot_steps!r}."
+        )
     snap = set()
     for step in snapshot_steps:
         snap.add(_positive_int(step, "a snapshot step", minimum=0, maximum=total))
@@ -594,10 +618,10 @@ def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every
         J_val = _loss(_forward(params, X_val)[0], Y_val) if X_val is not None else 0.0
         if not (math.isfinite(J) and math.isfinite(J_val)):
             if step == 0:  # no step taken yet: the data, not the learning rate
-                which = "training" if not math.isfinite(J) else "held-out"
+                which = "X, Y" if not math.isfinite(J) else "X_val, Y_val"
                 raise ValueError(
-                    f"the {which} cost at the starting parameters overflows float64. "
-                    + _OVERFLOW_HINT
+                    f"the cost on {which} at the starting params overflows float64: "
+                    f"rescale {which} (standardise them) or start from smaller weights."
                 )
             raise diverged(step, "training cost" if not math.isfinite(J) else "held-out cost")
         steps.append(step)

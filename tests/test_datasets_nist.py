@@ -121,7 +121,7 @@ def test_polynomial_columns_are_powers() -> None:
 
 @pytest.mark.parametrize("bad", ["Longly", "", "nist_longley", 3, None])
 def test_unknown_name(bad: object) -> None:
-    with pytest.raises(ValueError, match="unknown NIST StRD data set"):
+    with pytest.raises(ValueError, match="name must be one of the shipped NIST StRD data sets"):
         load_nist_strd(bad)  # type: ignore[arg-type]
 
 

@@ -411,9 +411,12 @@ def test_init_mixture_rejects_bad_reg_covar(reg_covar, match):
 
 
 def test_collapsed_component_is_detected_even_without_ridge():
-    # Two identical points: the covariance is rounding noise (a pivot of ~1e-46), which
+    # Identical points: the covariance is rounding noise (a pivot of ~1e-46), which
     # a Cholesky factorisation may still accept, giving a huge, meaningless likelihood.
     with pytest.raises(CollapsedComponentError, match="collapsed") as info:
+        fit_gmm(np.ones((5, 2)), 1, reg_covar=0)
+    # (too few points for a full covariance is refused before EM starts)
+    with pytest.raises(ValueError, match=r"at least d \+ 1"):
         fit_gmm(np.ones((2, 2)), 1, reg_covar=0)
     assert isinstance(info.value, NotPositiveDefiniteError)
     assert isinstance(info.value, ValueError)

@@ -331,7 +331,7 @@ def test_backward_rejects_a_cache_of_another_network_or_batch():
 
 def test_forward_and_loss_overflow_is_an_error_not_inf():
     big = [(np.full((2, 3), 1e300), np.zeros(2))]
-    with pytest.raises(ValueError, match="network output overflows"):
+    with pytest.raises(ValueError, match="forward pass overflows"):
         nn.forward(big, np.full((1, 3), 1e10))
     # through a hidden layer too (the overflow happens before the last layer)
     deep = [(np.full((4, 3), 1e300), np.zeros(4)), (np.ones((1, 4)), np.zeros(1))]
@@ -574,7 +574,7 @@ def test_train_divergence_names_the_step():
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "eval_every": 0}, "eval_every"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "X_val": np.ones((3, 1))}, "both"),
         ({"learning_rate": 0.1, "batch_size": 4, "n_iter": 1, "X_val": np.ones((3, 2)),
-          "Y_val": np.ones((3, 1))}, "held-out"),
+          "Y_val": np.ones((3, 1))}, "X_val and Y_val must have shapes"),
     ],
 )
 def test_train_bad_arguments(kwargs, match):
