@@ -80,3 +80,32 @@ def torch_gradients(params, X, Y):
     J = torch_cost(tensors, torch.as_tensor(X), torch.as_tensor(Y))
     grads = [g.numpy() for g in torch.autograd.grad(J, tensors)]
     return J.item(), [(grads[2 * i], grads[2 * i + 1]) for i in range(len(params))]
+
+
+def gradient_error(a, b) -> float:
+    """||a - b|| / ||b||, and 0 when both are exactly zero (a dead ReLU layer)."""
+    num = np.linalg.norm(a - b)
+    return 0.0 if num == 0 else float(num / max(np.linalg.norm(b), np.finfo(float).tiny))
+
+
+def check_backward(sizes, n, seed, reference, tol: float = 1e-10) -> None:
+    """``mlnotes.nn.backward`` against ``reference(params, X, Y) -> (cost, [(dW, db), ...])``.
+
+    A random network of the given widths, non-zero biases, ``n`` random examples; the
+    cost must agree to 1e-12 and every gradient to ``tol`` (norm-wise relative).
+    """
+    from mlnotes import nn
+
+    rng = np.random.default_rng(seed)
+    params = [(W, 0.3 * rng.standard_normal(b.shape)) for W, b in nn.init_params(sizes, seed)]
+    X = rng.standard_normal((n, sizes[0]))
+    Y = rng.standard_normal((n, sizes[-1]))
+    out, cache = nn.forward(params, X)
+    J_ref, grads_ref = reference(params, X, Y)
+    assert abs(nn.loss(out, Y) - J_ref) <= 1e-12 * abs(J_ref)
+    ours = nn.backward(params, cache, Y)
+    assert len(ours) == len(grads_ref) == len(sizes) - 1
+    for (dW, db), (rW, rb) in zip(ours, grads_ref, strict=True):
+        assert dW.shape == rW.shape and db.shape == rb.shape
+        assert gradient_error(dW, rW) <= tol
+        assert gradient_error(db, rb) <= tol

@@ -1350,7 +1350,6 @@ def _meq_bad_shape(draw):
         ("row vs column", [[1, 2]], [[1], [2]]),
         ("ragged", [[1, 2], [3]], [[1, 2], [3]]),
         ("3-level list", [[[1]]], [[[1]]]),
-        ("matrix of matrices", [[sp.eye(2)]], [[sp.eye(2)]]),
         ("scalar vs 2x2", x, sp.eye(2)),
     ], "shapes")
     return _meq_case(lhs, rhs, Undefined, label)

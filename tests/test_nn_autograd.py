@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlnotes import nn
+from references import check_backward, gradient_error
 
 TOL = 1e-10
 
@@ -35,26 +36,13 @@ def cost(params, X, Y):
 cost_gradient = grad(cost)  # reverse mode, with respect to the list of (W, b) pairs
 
 
-def relative_error(a, b):
-    """||a - b|| / ||b||, and 0 when both are exactly zero (a dead ReLU layer)."""
-    num = np.linalg.norm(a - b)
-    return 0.0 if num == 0 else float(num / max(np.linalg.norm(b), np.finfo(float).tiny))
+def autograd_gradients(params, X, Y):
+    """(cost, [(dW, db), ...]) by autograd's reverse mode."""
+    return float(cost(params, X, Y)), [(dW, db) for dW, db in cost_gradient(params, X, Y)]
 
 
 def check(sizes, n, seed):
-    rng = np.random.default_rng(seed)
-    params = [(W, 0.3 * rng.standard_normal(b.shape)) for W, b in nn.init_params(sizes, seed)]
-    X = rng.standard_normal((n, sizes[0]))
-    Y = rng.standard_normal((n, sizes[-1]))
-    out, cache = nn.forward(params, X)
-    assert nn.loss(out, Y) == pytest.approx(cost(params, X, Y), rel=1e-12)
-    reference = cost_gradient(params, X, Y)
-    ours = nn.backward(params, cache, Y)
-    assert len(ours) == len(reference) == len(sizes) - 1
-    for (dW, db), (rW, rb) in zip(ours, reference, strict=True):
-        assert dW.shape == rW.shape and db.shape == rb.shape
-        assert relative_error(dW, rW) <= TOL
-        assert relative_error(db, rb) <= TOL
+    check_backward(sizes, n, seed, autograd_gradients, tol=TOL)
 
 
 @pytest.mark.parametrize(
@@ -86,8 +74,8 @@ def test_the_reference_tells_a_wrong_backward_pass():
     z1 = X @ W1.T + b1
     dz2 = (np.maximum(z1, 0) @ W2.T + b2 - Y) / len(X)
     right = (dz2 @ W2 * (z1 > 0)).T @ X
-    assert relative_error(right, rW1) <= TOL
+    assert gradient_error(right, rW1) <= TOL
     no_relu_mask = (dz2 @ W2).T @ X  # forgot the activation's derivative
     no_mean = len(X) * dz2.T @ np.maximum(z1, 0)  # forgot the 1/n of the mean cost
-    assert relative_error(no_relu_mask, rW1) > 1e-3
-    assert relative_error(no_mean, rW2) > 1e-3
+    assert gradient_error(no_relu_mask, rW1) > 1e-3
+    assert gradient_error(no_mean, rW2) > 1e-3
