@@ -12,7 +12,7 @@ READY := $(VENV)/.ready
 CHROMIUM ?= /usr/bin/chromium
 PORT ?= 8000
 
-.PHONY: book test lint pytest browser-deps serve lab execute bench student pdf clean
+.PHONY: book pdf test lint browser-deps serve lab execute bench student clean
 
 $(READY): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +38,18 @@ book: $(READY)
 	$(BIN)/jupyter-book build . --all -W -n --keep-going
 	echo "$(CACHE_KEY)" > _build/.jupyter_cache.key
 
-## test: lint, unit tests, notebooks under nbval, the book build and its HTML checks
-test: lint book browser-deps
+## pdf: the whole book as one PDF, _build/pdf/mlnotes.pdf, and the landing page's downloads
+# tools/build_pdf.py joins the built pages in the order of _toc.yml into one document
+# (title page, contents with page numbers, every chapter on a new page, links and
+# bookmarks), lets MathJax typeset it and prints it with the browser test's Chromium.
+# tools/downloads.py then puts the PDF, a zip of the HTML book and a zip of the
+# notebooks (with mlnotes and the pins) into _build/html, which Pages publishes.
+pdf: book browser-deps
+	CHROMIUM=$(CHROMIUM) $(BIN)/python tools/build_pdf.py
+	$(BIN)/python tools/downloads.py
+
+## test: lint, unit tests, notebooks under nbval, the book build, its HTML checks and the PDF
+test: lint pdf browser-deps
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(READY)
