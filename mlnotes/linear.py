@@ -639,6 +639,11 @@ def ill_conditioned_problem(
     """
     n = positive_int(n, "n", maximum=10**7)
     d = positive_int(d, "d", maximum=min(n, 10**4))
+    if n * d > 10**8:
+        raise ValueError(
+            f"n * d = {n * d:.3g} entries (8 bytes each) is more than this test-problem "
+            "builder allows (1e8); use a smaller n or d."
+        )
     cond = real_number(cond, "cond", low=1.0, high=1e300)
     if d == 1 and cond != 1.0:
         raise ValueError(f"cond must be 1 when d = 1 (one column has condition number 1); got {cond:g}.")
