@@ -74,6 +74,7 @@ def execute(src: Path, dst: Path | None = None) -> None:
         timeout=TIMEOUT,
         kernel_name="python3",
         record_timing=False,
+        startup_timeout=300,  # a loaded machine (CI runs other tests beside) starts slowly
         resources={"metadata": {"path": str(src.parent)}},
     )
     client.execute(env=env)  # keyword arguments reach the kernel's start
