@@ -109,3 +109,23 @@ def check_backward(sizes, n, seed, reference, tol: float = 1e-10) -> None:
         assert dW.shape == rW.shape and db.shape == rb.shape
         assert gradient_error(dW, rW) <= tol
         assert gradient_error(db, rb) <= tol
+
+
+def autograd_cost(params, X, Y):
+    """The book's cost of a ReLU network (ReLU'(0) = 0, as mlnotes), written for autograd."""
+    import autograd.numpy as anp
+
+    a = X
+    for i, (W, b) in enumerate(params):
+        z = anp.dot(a, W.T) + b
+        a = z if i == len(params) - 1 else anp.where(z > 0, z, 0.0)
+    r = a - Y
+    return 0.5 * anp.sum(r * r) / X.shape[0]
+
+
+def autograd_gradients(params, X, Y):
+    """(cost, [(dW, db), ...]) by autograd's reverse mode, independent of mlnotes."""
+    from autograd import grad
+
+    grads = grad(autograd_cost)(list(params), X, Y)
+    return float(autograd_cost(params, X, Y)), [(dW, db) for dW, db in grads]

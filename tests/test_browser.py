@@ -22,7 +22,6 @@ Full-page screenshots go to ``_build/screenshots/`` for a human to look at: NAME
 import functools
 import http.server
 import io
-import os
 import re
 import threading
 from pathlib import Path
@@ -32,9 +31,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from conftest import ROOT, toc_files
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 SHOTS = ROOT / "_build" / "screenshots"
 PAGES = toc_files()
 DESKTOP = {"width": 1280, "height": 900}
@@ -54,16 +53,6 @@ try:  # axe-core, bundled with the package: nothing is fetched
 except ImportError:  # test_accessibility says so; the other tests run
     AXE_SCRIPT = None
 
-# Flags for a sandboxed root account on a machine without a display or network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

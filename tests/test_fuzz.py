@@ -109,6 +109,7 @@ from sklearn.mixture import GaussianMixture
 
 import mlnotes
 from mlnotes import calculus, datasets, gmm, linear, nn
+from references import autograd_gradients
 
 MODULES = {"calculus": calculus, "linear": linear, "nn": nn, "gmm": gmm, "datasets": datasets}
 CLASSES = (
@@ -2225,22 +2226,9 @@ def _np_cost(params, X, Y) -> float:
         return 0.5 * float(np.sum(r * r)) / X.shape[0]
 
 
-def _ag_cost(params, X, Y):
-    """The same cost for autograd (ReLU'(0) = 0, as mlnotes)."""
-    a = X
-    for i, (W, b) in enumerate(params):
-        z = anp.dot(a, W.T) + b
-        a = z if i == len(params) - 1 else anp.where(z > 0, z, 0.0)
-    r = a - Y
-    return 0.5 * anp.sum(r * r) / X.shape[0]
-
-
-_ag_gradient = autograd_grad(_ag_cost)
-
-
 def _reference_gradient(params, X, Y):
     with np.errstate(all="ignore"):
-        grads = _ag_gradient([(W, b) for W, b in params], X, Y)
+        grads = autograd_gradients([(W, b) for W, b in params], X, Y)[1]
     grads = [tuple(np.asarray(g, dtype=np.float64) for g in pair) for pair in grads]
     if not all(np.all(np.isfinite(g)) for pair in grads for g in pair):
         raise Undefined("the gradient overflows")

@@ -9,7 +9,6 @@ comparison against PyTorch when the benchmark extras are installed.)
 
 from __future__ import annotations
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
@@ -17,28 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mlnotes import nn
-from references import check_backward, gradient_error
+from references import autograd_cost, autograd_gradients, check_backward, gradient_error
 
 TOL = 1e-10
-
-
-def cost(params, X, Y):
-    """J = 1/(2n) sum ||a_L - y||^2 of a ReLU network, z = a W^T + b, written for autograd."""
-    a = X
-    for i, (W, b) in enumerate(params):
-        z = anp.dot(a, W.T) + b
-        # ReLU with derivative 0 at 0, the convention of nn.relu_derivative
-        a = z if i == len(params) - 1 else anp.where(z > 0, z, 0.0)
-    r = a - Y
-    return 0.5 * anp.sum(r * r) / X.shape[0]
-
-
-cost_gradient = grad(cost)  # reverse mode, with respect to the list of (W, b) pairs
-
-
-def autograd_gradients(params, X, Y):
-    """(cost, [(dW, db), ...]) by autograd's reverse mode."""
-    return float(cost(params, X, Y)), [(dW, db) for dW, db in cost_gradient(params, X, Y)]
 
 
 def check(sizes, n, seed):
@@ -70,7 +50,7 @@ def test_the_reference_tells_a_wrong_backward_pass():
     rng = np.random.default_rng(1)
     (W1, b1), (W2, b2) = params = nn.init_params([4, 6, 3], seed=1)
     X, Y = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
-    (rW1, _), (rW2, _) = cost_gradient(params, X, Y)
+    (rW1, _), (rW2, _) = grad(autograd_cost)(params, X, Y)
     z1 = X @ W1.T + b1
     dz2 = (np.maximum(z1, 0) @ W2.T + b2 - Y) / len(X)
     right = (dz2 @ W2 * (z1 > 0)).T @ X

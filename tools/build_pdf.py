@@ -41,18 +41,11 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Fit
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from chromium import CHROMIUM, CHROMIUM_ARGS  # the browser test's Chromium and flags
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-# The browser test's flags: a sandboxed root account without a display or network.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+
 PRINT_PATH = "/__print__/mlnotes.html"  # served from memory, never written to _build/html
 GLYPHS = {"✅": "✔", "❌": "✘"}  # emoji the print fonts lack -> DejaVu's marks
 
