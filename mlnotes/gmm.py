@@ -39,10 +39,12 @@ from mlnotes._validation import (
 __all__ = [
     "CollapsedComponentError",
     "GMMResult",
+    "KMeansResult",
     "NotPositiveDefiniteError",
     "bic",
     "fit_gmm",
     "init_mixture",
+    "kmeans",
     "log_density",
     "log_likelihood",
     "n_parameters",
@@ -675,3 +677,246 @@ def fit_gmm(
             best = result
     assert best is not None
     return best
+
+
+# -------------------------------------------------------------------------- k-means
+
+
+@dataclass(frozen=True)
+class KMeansResult:
+    """The result of :func:`kmeans` (Lloyd's algorithm), with the fitters' field names.
+
+    Attributes
+    ----------
+    centres : ndarray of shape (k, d)
+        Cluster centres, one per row.
+    labels : ndarray of shape (n,)
+        Index (``0 .. k-1``) of the nearest centre of each row of ``X``, for the
+        returned ``centres``.
+    inertias : ndarray of shape (n_iter,)
+        The k-means objective :eq:`gmm-kmeans-objective` (sum of squared distances of
+        the points to their assigned centres) in the assignment step of each
+        iteration, i.e. at the centres *entering* that iteration. Never increases.
+    inertia : float
+        The objective at the returned ``centres`` and ``labels`` (at most
+        ``inertias[-1]``); scikit-learn's ``inertia_``.
+    n_iter : int
+        Number of iterations (assignment step + update step) run.
+    converged : bool
+        Whether the labels stopped changing, or the centres moved by less than the
+        tolerance, before ``max_iter`` was reached.
+    """
+
+    centres: np.ndarray
+    labels: np.ndarray
+    inertias: np.ndarray
+    inertia: float
+    n_iter: int
+    converged: bool
+
+    @property
+    def params(self) -> np.ndarray:
+        """``centres``: the name every fitter's result uses for its parameters."""
+        return self.centres
+
+    @property
+    def history(self) -> np.ndarray:
+        """The objective from the start to the end: ``inertias`` then ``inertia``."""
+        return np.append(self.inertias, self.inertia)
+
+
+# Rows of X per block in the assignment step: the (rows, k, d) differences stay small.
+_KMEANS_BLOCK_BYTES = 1 << 20
+
+
+def _assign(X: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""Nearest centre of each row and its squared distance :eq:`gmm-kmeans-assign`.
+
+    Squared distances are summed from the exact differences :math:`x - c` (in blocks
+    of rows), not expanded as :math:`\lVert x\rVert^2 - 2x^\top c + \lVert c\rVert^2`:
+    the expansion loses the digits that the two large terms share (all of them for
+    a point close to a centre far from the origin, even giving a negative
+    "squared distance"), while each difference is exact to rounding. Costs
+    ``n k d`` subtractions instead of a matrix product; ties go to the lowest index.
+    """
+    n, d = X.shape
+    k = centres.shape[0]
+    labels = np.empty(n, dtype=np.intp)
+    dist = np.empty(n)
+    rows = max(1, _KMEANS_BLOCK_BYTES // (8 * k * d))
+    diff = np.empty((min(rows, n), k, d))
+    for start in range(0, n, rows):  # blocks of rows, each vectorised
+        stop = min(n, start + rows)
+        D = diff[: stop - start]
+        np.subtract(X[start:stop, None, :], centres[None, :, :], out=D)
+        D *= D
+        sq = np.add.reduce(D, axis=2)
+        lab = np.argmin(sq, axis=1)
+        labels[start:stop] = lab
+        dist[start:stop] = sq[np.arange(stop - start), lab]
+    return labels, dist
+
+
+def _update_centres(
+    X: np.ndarray, labels: np.ndarray, dist: np.ndarray, old: np.ndarray
+) -> np.ndarray:
+    """Update step :eq:`gmm-kmeans-update`: each centre becomes its cluster's mean.
+
+    Empty clusters (the rule of scikit-learn's Lloyd iteration): the points are
+    ranked by their squared distance ``dist`` to their assigned centre, largest
+    first, and the m-th empty cluster (in index order) gets the m-th point as its
+    centre; that point is taken out of its old cluster's mean (its label is
+    unchanged until the next assignment step).
+    """
+    k, d = old.shape
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    sums = np.zeros((k, d))
+    _sum_by_label(X, labels, sums)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:
+        far = np.argsort(-dist, kind="stable")[: empty.size]
+        for j, i in zip(empty, far, strict=False):  # a few empty clusters
+            sums[labels[i]] -= X[i]
+            counts[labels[i]] -= 1.0
+            sums[j] = X[i]
+            counts[j] = 1.0
+    out = old.copy()
+    nonempty = counts > 0
+    out[nonempty] = sums[nonempty] / counts[nonempty, None]
+    return out
+
+
+def _sum_by_label(X: np.ndarray, labels: np.ndarray, out: np.ndarray) -> None:
+    """``out[j] = sum of the rows of X labelled j`` (sorted reduceat, no loop over rows)."""
+    order = np.argsort(labels, kind="stable")
+    lab = labels[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    out[lab[starts]] = np.add.reduceat(X[order], starts, axis=0)
+
+
+def _kmeans(X, centres, max_iter, tol):
+    """Lloyd's algorithm on checked, mean-centred X from checked centres."""
+    shift_tol = float(np.mean(np.var(X, axis=0))) * tol  # scikit-learn's scaling
+    inertias = []
+    converged = False
+    labels_old = None
+    for _ in range(max_iter):
+        labels, dist = _assign(X, centres)
+        inertias.append(float(dist.sum()))
+        new = _update_centres(X, labels, dist, centres)
+        shift = float(np.sum((new - centres) ** 2))
+        centres = new
+        if labels_old is not None and np.array_equal(labels, labels_old):
+            converged = True
+            break
+        if shift <= shift_tol:
+            converged = True
+            break
+        labels_old = labels
+    labels, dist = _assign(X, centres)
+    return centres, labels, np.array(inertias), float(dist.sum()), converged
+
+
+def kmeans(
+    X: np.ndarray,
+    k: int,
+    *,
+    init: str | np.ndarray = "k-means++",
+    max_iter: int = 300,
+    tol: float = 1e-4,
+    seed: int | np.random.Generator | None = None,
+) -> KMeansResult:
+    r"""k-means clustering by Lloyd's algorithm (:eq:`gmm-kmeans-assign`, :eq:`gmm-kmeans-update`).
+
+    Chapter 5, :ref:`gmm-section-kmeans`: k-means is the limit of EM for a mixture
+    with equal weights and shared covariances :math:`\sigma^2 I` as
+    :math:`\sigma \to 0`. Each iteration assigns every row to its nearest centre
+    (:eq:`gmm-kmeans-assign`, exact squared differences, see below) and moves every
+    centre to the mean of its rows (:eq:`gmm-kmeans-update`); neither step increases
+    the objective :eq:`gmm-kmeans-objective`, the sum of squared distances.
+    Started from the same centres, this is scikit-learn's
+    ``KMeans(init=centres, n_init=1, algorithm="lloyd", tol=tol)``, to rounding.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        Data, one example per row; finite, real.
+    k : int
+        Number of clusters, ``1 <= k <= n``.
+    init : "k-means++" or ndarray of shape (k, d), default "k-means++"
+        Starting centres: k-means++ seeding (rows of ``X`` drawn with probability
+        proportional to the squared distance to the nearest centre already
+        chosen), or the given centres, used as they are.
+    max_iter : int, default 300
+        Maximum number of iterations; 0 returns the starting centres.
+    tol : float, default 1e-4
+        Stop when the labels no longer change, or when the centres moved, in sum of
+        squared distances, by at most ``tol`` times the mean variance of the
+        columns of ``X`` (scikit-learn's rule and default). ``tol=0`` stops only
+        when the labels no longer change.
+    seed : None, int or numpy Generator
+        Seeds the k-means++ seeding.
+
+    Returns
+    -------
+    KMeansResult
+
+    Notes
+    -----
+    Distances are computed from the differences :math:`x - c` of the data centred
+    once by their mean (in blocks of rows), not by expanding
+    :math:`\lVert x \rVert^2 - 2 x^\top c + \lVert c \rVert^2`: slower (``n k d``
+    operations instead of one matrix product) but with no cancellation, so the
+    labels are the true nearest centres up to the rounding of one subtraction.
+    Ties go to the lowest centre index. Empty clusters: a cluster left with no
+    points gets as centre the point farthest from its own centre (the m-th empty
+    cluster the m-th farthest point), which leaves its old cluster's mean.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not a finite real 2-D array, ``k`` outside ``1..n``, ``init`` neither
+        ``"k-means++"`` nor a finite ``(k, d)`` array, bad ``max_iter``, ``tol`` or
+        ``seed``; the message names the argument.
+    """
+    X = _check_X(X)
+    n, d = X.shape
+    k = _check_k(k, n)
+    max_iter = positive_int(max_iter, "max_iter", minimum=0, maximum=10**7)
+    tol = real_number(tol, "tol", low=0.0)
+    rng = as_rng(seed)
+    if isinstance(init, str):
+        if init not in ("k-means++", "kmeans++"):
+            raise ValueError(
+                f'init must be "k-means++" or an array of k starting centres of shape '
+                f"(k, d) = ({k}, {d}); got {init!r}."
+            )
+        centres = X[_kmeans_pp_centres(X, k, rng)]
+    else:
+        centres = as_float_array(init, "init", copy=True)
+        if centres.shape != (k, d):
+            raise ValueError(
+                f"init must have shape (k, d) = ({k}, {d}), one starting centre per "
+                f"row; got shape {centres.shape}."
+            )
+        if float(np.max(np.abs(centres))) > _MAX_ABS:
+            raise ValueError(
+                "init has entries too large for their squared distances to X to be "
+                "finite in float64: rescale the data and the centres."
+            )
+    mean = X.mean(axis=0)  # centring once limits rounding in the differences
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow: reported below
+        fitted, labels, inertias, inertia, converged = _kmeans(
+            X - mean, centres - mean, max_iter, tol
+        )
+    if max_iter > 0:  # (with no iteration, the start exactly as given)
+        centres = fitted + mean
+        inertia = finite_result(inertia, "the inertia", "rescale X and init.")
+    return KMeansResult(
+        centres=centres,
+        labels=labels,
+        inertias=inertias,
+        inertia=inertia,
+        n_iter=len(inertias),
+        converged=converged,
+    )

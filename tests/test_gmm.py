@@ -13,10 +13,12 @@ from mlnotes.datasets import load_faithful
 from mlnotes.gmm import (
     CollapsedComponentError,
     GMMResult,
+    KMeansResult,
     NotPositiveDefiniteError,
     bic,
     fit_gmm,
     init_mixture,
+    kmeans,
     log_density,
     log_likelihood,
     n_parameters,
@@ -499,3 +501,136 @@ def test_overflowing_data_are_refused_by_init_and_fit(method):
         init_mixture(X_OK * 1e160, 2, method, seed=0)
     with pytest.raises(ValueError, match="overflow"):
         fit_gmm(X_OK * 1e160, 2, init=method, seed=0)
+
+
+# -------------------------------------------------------------------------- k-means
+
+
+def _sklearn_kmeans(X, centres, tol):
+    """scikit-learn's Lloyd iteration from the given centres (one run)."""
+    from sklearn.cluster import KMeans
+
+    return KMeans(
+        n_clusters=len(centres), init=centres, n_init=1, algorithm="lloyd", tol=tol
+    ).fit(X)
+
+
+def _tie_margin(X, centres):
+    """Smallest gap between the nearest and second-nearest squared distance (relative)."""
+    d2 = ((X[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    part = np.sort(d2, axis=1)
+    return float(np.min((part[:, 1] - part[:, 0]) / np.maximum(part[:, 1], 1e-300)))
+
+
+KMEANS_CASES = [
+    ("faithful", None, None, 2),
+    ("faithful", None, None, 3),
+    ("faithful", None, None, 6),
+    ("blobs", 500, 1, 3),
+    ("blobs", 1000, 2, 5),
+    ("blobs", 3000, 8, 6),
+    ("blobs", 2000, 20, 4),
+]
+
+
+@pytest.mark.parametrize(("name", "n", "d", "k"), KMEANS_CASES)
+@pytest.mark.parametrize("start", ["rows", "k-means++"])
+@pytest.mark.parametrize("tol", [1e-4, 0.0])
+def test_kmeans_matches_sklearn_from_the_same_start(name, n, d, k, start, tol):
+    X = load_faithful()[0] if name == "faithful" else _blobs(n + d + k, n, d, k)
+    if start == "rows":
+        c0 = X[np.random.default_rng(k).choice(len(X), size=k, replace=False)]
+    else:  # our k-means++ seeding, handed to both
+        c0 = kmeans(X, k, max_iter=0, seed=k).centres
+    ours = kmeans(X, k, init=c0, tol=tol)
+    km = _sklearn_kmeans(X, c0, tol)
+    assert _tie_margin(X, km.cluster_centers_) > 1e-8  # no ties: labels are defined
+    assert ours.n_iter == km.n_iter_
+    np.testing.assert_array_equal(ours.labels, km.labels_)
+    assert _rel(ours.centres, km.cluster_centers_) <= 1e-10
+    assert abs(ours.inertia - km.inertia_) <= 1e-10 * km.inertia_
+    assert ours.converged
+
+
+def test_kmeans_history_never_increases_and_labels_are_nearest():
+    X = _blobs(3, 2000, 3, 5)
+    res = kmeans(X, 5, seed=0, tol=0)
+    assert isinstance(res, KMeansResult)
+    h = res.history
+    assert h.shape == (res.n_iter + 1,)
+    assert np.all(np.diff(h) <= 1e-12 * h[0])
+    d2 = ((X[:, None, :] - res.centres[None]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(res.labels, np.argmin(d2, axis=1))
+    assert res.inertia == pytest.approx(d2.min(axis=1).sum(), rel=1e-12)
+    for j in range(5):  # a fixed point: every centre is the mean of its cluster
+        np.testing.assert_allclose(res.centres[j], X[res.labels == j].mean(axis=0),
+                                   rtol=1e-12, atol=1e-12)
+    assert res.params is res.centres
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.n_iter = 0
+
+
+def test_kmeans_empty_cluster_takes_the_farthest_point():
+    # A start far from all the data leaves cluster 2 empty in the first iteration.
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(size=(60, 2)), rng.normal(size=(60, 2)) + np.array([8.0, 0.0])])
+    c0 = np.array([[0.0, 0.0], [8.0, 0.0], [500.0, 500.0]])
+    ours = kmeans(X, 3, init=c0, max_iter=1, tol=0)
+    d2 = ((X[:, None, :] - c0[None, :2]) ** 2).sum(axis=2).min(axis=1)
+    np.testing.assert_array_equal(ours.centres[2], X[np.argmax(d2)])
+    full = kmeans(X, 3, init=c0, tol=0)
+    km = _sklearn_kmeans(X, c0, 0.0)
+    np.testing.assert_array_equal(full.labels, km.labels_)
+    assert _rel(full.centres, km.cluster_centers_) <= 1e-10
+    assert np.bincount(full.labels, minlength=3).min() >= 1
+
+
+def test_kmeans_seed_and_kmeanspp_and_max_iter_zero():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0, 0], [50, 0], [0, 50]])
+    X = np.concatenate([c + rng.normal(size=(50, 2)) for c in centres])
+    res = kmeans(X, 3, seed=1)
+    assert np.abs(np.sort(res.centres[:, 0] + 2 * res.centres[:, 1])
+                  - [0, 50, 100]).max() < 1
+    again = kmeans(X, 3, seed=np.random.default_rng(1))
+    np.testing.assert_array_equal(res.centres, again.centres)
+    start = kmeans(X, 3, max_iter=0, seed=1)
+    assert start.n_iter == 0 and start.inertias.shape == (0,)
+    assert all(any(np.array_equal(c, x) for x in X) for c in start.centres)
+    X_in = X.copy()
+    kmeans(X_in, 3, init=start.centres)
+    np.testing.assert_array_equal(X_in, X)  # inputs are not modified
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"k": 0}, "1 <= k <= n"),
+        ({"k": 31}, "1 <= k <= n"),
+        ({"k": 2.0}, "k must be an int"),
+        ({"k": True}, "k must be an int"),
+        ({"X": X_OK[:, 0]}, "2-D"),
+        ({"X": np.where(np.eye(30, 2) > 0, np.nan, X_OK)}, "NaN or infinite"),
+        ({"X": np.array([["a", "b"]])}, "numeric"),
+        ({"X": X_OK + 1j}, "X"),
+        ({"X": X_OK * 1e160}, "overflow"),
+        ({"init": "random"}, "init"),
+        ({"init": np.zeros((3, 2))}, "init must have shape"),
+        ({"init": np.zeros((2, 3))}, "init must have shape"),
+        ({"init": np.array([[0.0, np.nan], [1.0, 1.0]])}, "init"),
+        ({"init": np.array([["a", "b"], ["c", "d"]])}, "init"),
+        ({"init": np.full((2, 2), 1e160)}, "init"),
+        ({"max_iter": -1}, "max_iter"),
+        ({"max_iter": 2.5}, "max_iter"),
+        ({"tol": -1.0}, "tol"),
+        ({"tol": np.nan}, "tol"),
+        ({"tol": "0"}, "tol"),
+        ({"seed": -3}, "seed"),
+        ({"seed": 1.5}, "seed"),
+    ],
+)
+def test_kmeans_bad_input(kwargs, match):
+    args = {"X": X_OK, "k": 2, **kwargs}
+    X, k = args.pop("X"), args.pop("k")
+    with pytest.raises(ValueError, match=match):
+        kmeans(X, k, **args)
