@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import lapack
+from scipy.linalg import blas, lapack
 
 from mlnotes._validation import (
     as_float_array,
@@ -45,6 +45,7 @@ __all__ = [
     "ill_conditioned_problem",
     "least_squares",
     "normal_equation",
+    "ridge",
 ]
 
 #: The Cholesky path is used only while the estimated condition number of the
@@ -161,8 +162,27 @@ class GradientDescentResult:
 # --- validation ---------------------------------------------------------------------
 
 
-def _validate_Xy(X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
-    Xa = as_float_array(X, "X", ndim=2)
+def _validate_Xy(
+    X: object, y: object, *, defer_X_finite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` and ``y`` as checked float64 arrays of matching lengths.
+
+    ``defer_X_finite=True`` (the solvers, which form ``X^T X`` anyway): a non-empty
+    2-D float64 ndarray ``X`` is returned without the finiteness pass over it; the
+    caller must then call :func:`_check_X_finite` with the diagonal of ``X^T X``
+    (non-finite exactly when a column holds a NaN or an inf, or its squares
+    overflow) before using the result, or before any other use of ``X``.
+    """
+    if (
+        defer_X_finite
+        and isinstance(X, np.ndarray)
+        and X.dtype == np.float64
+        and X.ndim == 2
+        and X.size > 0
+    ):
+        Xa = X  # every check of as_float_array holds, except finiteness: deferred
+    else:
+        Xa = as_float_array(X, "X", ndim=2)
     ya = as_float_array(y, "y")
     if ya.ndim not in (1, 2):
         raise ValueError(f"y must have shape (n,) or (n, m); got shape {ya.shape}.")
@@ -172,6 +192,16 @@ def _validate_Xy(X: object, y: object) -> tuple[np.ndarray, np.ndarray]:
             "they must have one target per example."
         )
     return Xa, ya
+
+
+def _check_X_finite(Xa: np.ndarray, gram_diagonal: np.ndarray | None) -> None:
+    """Raise the ValueError of :func:`as_float_array` if ``X`` holds a NaN or an inf.
+
+    Cheap when the diagonal of ``X^T X`` is given and finite (then so is ``X``); the
+    precise check, which names the bad entries, runs only otherwise.
+    """
+    if gram_diagonal is None or not np.all(np.isfinite(gram_diagonal)):
+        as_float_array(Xa, "X", ndim=2)
 
 
 def _validate_theta_Xy(
@@ -239,6 +269,33 @@ def gradient(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
 _MIN_NORM_SPREAD = 1e8  # see the rank-deficient branch of normal_equation
 _SQUARE_MIN = 1e-280  # squared column norms below this have lost digits to underflow
 _SQUARE_MAX = 1e280
+
+
+_GRAM_BLOCK_BYTES = 1 << 21  # row blocks of X of about 2 MB stay in cache for X^T y
+
+
+def _gram(Xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(X^T X, X^T y)`` in one pass over ``X``; the caller sets the errstate.
+
+    For a tall C-ordered ``X`` with few columns, ``X^T y`` is a second pass over
+    memory as long as the Gram product itself; it is nearly free if each block of
+    rows is used for both while it is in cache: BLAS ``syrk`` adds the block's
+    :math:`B^\top B` to the upper triangle, ``gemv`` its :math:`B^\top y_B`.
+    Otherwise one ``X.T @ X`` (which numpy also sends to ``syrk``) and one
+    ``X.T @ y``.
+    """
+    n, d = Xa.shape
+    rows = max(256, _GRAM_BLOCK_BYTES // (8 * d))
+    if d > 256 or n < 4 * rows or not Xa.flags.c_contiguous:
+        return Xa.T @ Xa, Xa.T @ ya
+    G = np.zeros((d, d), order="F")
+    b = np.zeros((d, *ya.shape[1:]))
+    for first in range(0, n, rows):
+        B = Xa[first : first + rows]
+        G = blas.dsyrk(1.0, B.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
+        b += B.T @ ya[first : first + rows]
+    upper = np.triu(G)
+    return upper + np.triu(upper, 1).T, b
 
 
 def _column_norms(X: np.ndarray) -> np.ndarray:
@@ -357,7 +414,9 @@ def least_squares(
 
 
 def _solver_arguments(X, y, method, rcond) -> tuple[np.ndarray, np.ndarray, str, float]:
-    Xa, ya = _validate_Xy(X, y)
+    """Checked arguments of :func:`least_squares`; the finiteness of ``X`` is checked
+    later, by :func:`_solve_scaled`, on the diagonal of ``X^T X`` (one pass saved)."""
+    Xa, ya = _validate_Xy(X, y, defer_X_finite=True)
     if not (isinstance(method, str) and method in ("auto", "cholesky", "svd")):
         raise ValueError(f"method must be 'auto', 'cholesky' or 'svd'; got {method!r}.")
     n, d = Xa.shape
@@ -392,10 +451,13 @@ def _solve_scaled(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> 
     # One BLAS call (syrk) forms X^T X: the floor of the cost. The column norms are
     # the square roots of its diagonal, so they cost no extra pass over X, unless a
     # column is so small (or large) that its square under- or overflows: then the
-    # norms are measured without squaring and X^T X is formed again from X D.
-    with np.errstate(over="ignore", under="ignore"):  # detected just below
-        G = Xa.T @ Xa if use_cholesky else None
+    # norms are measured without squaring and X^T X is formed again from X D. The
+    # diagonal also tells whether X is finite (a NaN or inf makes its column's entry
+    # non-finite), so X itself is checked only when the diagonal is not finite.
+    with np.errstate(all="ignore"):  # non-finite entries are detected just below
+        G, Xty = _gram(Xa, ya) if use_cholesky else (None, None)
     squares = np.diag(G) if G is not None else None
+    _check_X_finite(Xa, squares)
     squares_ok = squares is not None and bool(
         np.all((squares > _SQUARE_MIN) & (squares < _SQUARE_MAX))
     )
@@ -410,7 +472,7 @@ def _solve_scaled(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> 
         if squares_ok:
             G *= s[:, None]
             G *= s[None, :]  # D G D = (X D)^T (X D) exactly: powers of two
-            b = (Xa.T @ ya) * s_y
+            b = Xty * s_y
         else:
             Xs = Xa * s
             G, b = Xs.T @ Xs, Xs.T @ ya
@@ -491,6 +553,151 @@ def normal_equation(
     theta : ndarray, shape (d,) or (d, m)
     """
     return _least_squares(*_solver_arguments(X, y, method, rcond)).theta
+
+
+# --- ridge regression --------------------------------------------------------------
+
+
+def ridge(
+    X: np.ndarray,
+    y: np.ndarray,
+    alpha: float,
+    *,
+    intercept: bool = False,
+) -> np.ndarray:
+    r"""Ridge regression: the minimiser of :math:`\tfrac12\norm{X\theta - y}^2 + \tfrac\gamma2 \theta^\top D \theta`.
+
+    Implements :eq:`ne-ridge`, :math:`(X^\top X + \gamma D)\,\theta = X^\top y`, the MAP
+    estimate under the Gaussian prior of chapter 2, section "Ridge regression as MAP"
+    (:eq:`ne-ridge-map`), with :math:`\gamma` = ``alpha`` (scikit-learn's name; the
+    book writes :math:`\gamma` because :math:`\lambda` is kept for eigenvalues).
+    :math:`D = I`, or, with ``intercept=True``, :math:`I` with a zero for the first
+    column, so that the intercept is not shrunk.
+
+    The algorithm is that of :func:`least_squares` (:prf:ref:`ne-alg-solver`) applied
+    to the augmented problem :math:`\min \norm{A\theta - (y, 0)}` with
+    :math:`A = [X; \sqrt\gamma D^{1/2}]`, whose Gram matrix is
+    :math:`X^\top X + \gamma D`:
+
+    1. Scale column :math:`j` by a power of two near
+       :math:`1/\sqrt{\norm{x_{:,j}}^2 + \gamma D_{jj}}`, the column norm of ``A``
+       (exact in floating point).
+    2. Form :math:`X^\top X` (one BLAS pass over ``X``), add :math:`\gamma D` on the
+       diagonal, factor by Cholesky and estimate the condition number (``dpocon``).
+       No inverse is formed.
+    3. If the factorisation fails or the estimate exceeds :data:`COND_LIMIT`, solve
+       the augmented problem by the SVD of ``A`` (LAPACK ``gelsd``), whose error
+       grows like :math:`\kappa(A)`, not :math:`\kappa(A)^2`.
+
+    For ``alpha > 0`` the solution is unique whatever ``X`` is (rank deficient,
+    ``n < d``): :math:`X^\top X + \gamma D` is positive definite (with
+    ``intercept=True`` because the intercept column is not zero). ``alpha = 0`` is
+    :func:`normal_equation` exactly (the minimum-norm solution with a
+    :class:`RankDeficientWarning` when ``X`` is rank deficient). When ``alpha`` is
+    so small against ``X`` that the penalty is below rounding level in some
+    direction of a rank-deficient ``X``, the minimum-norm solution of the
+    equilibrated augmented problem is returned with a :class:`RankDeficientWarning`.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, d)
+        Design matrix, one example per row.
+    y : ndarray, shape (n,) or (n, m)
+        Targets; with ``m`` columns, ``m`` independent problems share ``X``.
+    alpha : float
+        The penalty :math:`\gamma \ge 0` (finite). In the Bayesian reading
+        :math:`\gamma = \sigma^2 / \tau^2`, noise variance over prior variance.
+    intercept : bool, default False
+        ``True``: the first column of ``X`` is the intercept column of
+        :func:`add_intercept` (it must be all ones, else ``ValueError``) and its
+        coefficient is not penalised, as scikit-learn's
+        ``Ridge(fit_intercept=True)`` does. ``False``: every coefficient is
+        penalised (:math:`D = I`), as ``Ridge(fit_intercept=False)``.
+
+    Returns
+    -------
+    theta : ndarray, shape (d,) or (d, m)
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, NaN or inf, complex or non-numeric arrays, empty arrays; ``alpha``
+        not a finite number ``>= 0``; ``intercept`` not a bool, or ``intercept=True``
+        with a first column that is not all ones; a solution too large for float64.
+    """
+    Xa, ya = _validate_Xy(X, y, defer_X_finite=True)
+    alpha = real_number(alpha, "alpha", low=0.0)
+    if not isinstance(intercept, (bool, np.bool_)):
+        raise ValueError(
+            f"intercept must be True or False; got {intercept!r} ({type(intercept).__name__})."
+        )
+    if intercept and not np.all(Xa[:, 0] == 1.0):
+        _check_X_finite(Xa, None)  # a NaN or inf is the error to report first
+        raise ValueError(
+            "intercept=True needs the first column of X to be the intercept column of "
+            "add_intercept (all ones); it is not. Prepend it with add_intercept(X), or "
+            "pass intercept=False to penalise every column."
+        )
+    if alpha == 0.0:  # the normal equation, rank-deficiency handling included
+        n, d = Xa.shape
+        return _least_squares(Xa, ya, "auto", min(10 * d, max(n, d)) * _EPS).theta
+    return _ridge(Xa, ya, alpha, bool(intercept)).theta
+
+
+def _ridge(Xa: np.ndarray, ya: np.ndarray, alpha: float, intercept: bool) -> LeastSquaresResult:
+    """The solver of :func:`ridge` for ``alpha > 0`` on checked arrays.
+
+    ``y`` is scaled by a power of two to order one first (exact: the solution is
+    linear in ``y``), so that ``X^T y`` neither overflows nor underflows.
+    """
+    d = Xa.shape[1]
+    y_max = float(np.max(np.abs(ya)))
+    y_exp = int(np.frexp(y_max)[1]) if y_max > 0 else 0
+    ys = np.ldexp(ya, -y_exp)
+    pen = np.full(d, alpha)  # the diagonal of gamma D
+    if intercept:
+        pen[0] = 0.0
+    with np.errstate(all="ignore"):  # non-finite entries are detected just below
+        G, Xty = _gram(Xa, ys)
+    squares = np.diag(G).copy()
+    _check_X_finite(Xa, squares)  # X is finite if the diagonal of X^T X is
+    squares_ok = bool(np.all((squares > _SQUARE_MIN) & (squares < _SQUARE_MAX)))
+    norms_X = np.sqrt(squares) if squares_ok else _column_norms(Xa)
+    norms = np.hypot(norms_X, np.sqrt(pen))  # column norms of A = [X; sqrt(gamma D)]
+    s = _pow2_scale(norms)  # every column of A is non-zero: gamma > 0 or a ones column
+    s_y = s[:, None] if ys.ndim == 2 else s
+    with np.errstate(under="ignore"):  # an underflow here is below rounding level
+        if squares_ok:
+            G *= s[:, None]
+            G *= s[None, :]  # S X^T X S exactly: powers of two
+            b = Xty * s_y
+        else:
+            Xs = Xa * s
+            G, b = Xs.T @ Xs, Xs.T @ ys
+        G[np.diag_indices(d)] += pen * s * s  # + S gamma D S: the Gram matrix of A S
+    t, cond_est = _cholesky_solve(G, b)
+    if t is not None and cond_est <= COND_LIMIT:
+        with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
+            theta = _check_representable(np.ldexp(t * s_y, y_exp))
+        return LeastSquaresResult(theta, "cholesky", cond_est, d)
+
+    # The orthogonal path: the SVD of the equilibrated augmented matrix A S.
+    A = np.vstack([Xa * s, np.diag(np.sqrt(pen) * s)])
+    rhs = np.concatenate([ys, np.zeros((d, *ys.shape[1:]))])
+    with np.errstate(over="ignore"):  # an overflow is reported as a ValueError below
+        t, rank = _svd_solve(A, rhs, d * _EPS)
+        theta = _check_representable(np.ldexp(t * s_y, y_exp))
+    if rank < d:
+        warnings.warn(
+            f"alpha = {alpha:g} is too small to regularise X in double precision: the "
+            f"augmented matrix [X; sqrt(alpha) D^(1/2)] has numerical rank {rank} < {d}. "
+            "Returning the minimum-norm solution of the column-equilibrated augmented "
+            "problem; increase alpha, or use normal_equation for the minimum-norm "
+            "least-squares solution.",
+            RankDeficientWarning,
+            stacklevel=3,
+        )
+    return LeastSquaresResult(theta, "svd", cond_est, rank)
 
 
 # --- gradient descent -------------------------------------------------------------

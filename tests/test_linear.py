@@ -29,6 +29,7 @@ from mlnotes.linear import (
     ill_conditioned_problem,
     least_squares,
     normal_equation,
+    ridge,
 )
 
 EPS = np.finfo(np.float64).eps
@@ -617,3 +618,222 @@ def test_the_three_fitters_share_params_n_iter_converged_history() -> None:
     assert mix.log_likelihood == pytest.approx(
         gmm.log_likelihood(X[:, 1:], *mix.params), rel=1e-14
     )
+
+
+# --- one pass over X: the blocked Gram product and the deferred finiteness check ------
+
+
+def test_gram_blocked_matches_numpy() -> None:
+    """The blocked syrk + gemv pass gives X^T X (symmetric) and X^T y, for y (n,) and (n, m)."""
+    from mlnotes.linear import _gram
+
+    rng = np.random.default_rng(30)
+    X = rng.standard_normal((6000, 200))  # 4 blocks of rows or more: the blocked path
+    for y in (rng.standard_normal(6000), rng.standard_normal((6000, 3))):
+        G, b = _gram(X, y)
+        np.testing.assert_allclose(G, X.T @ X, rtol=1e-12, atol=1e-10)
+        np.testing.assert_array_equal(G, G.T)
+        np.testing.assert_allclose(b, X.T @ y, rtol=1e-12, atol=1e-10)
+    Xf = np.asfortranarray(X)  # not C-ordered: the plain path, same result
+    G, b = _gram(Xf, y)
+    np.testing.assert_allclose(G, X.T @ X, rtol=1e-12, atol=1e-10)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shape", [(30, 4), (6000, 200)])
+def test_nonfinite_X_is_found_on_the_gram_diagonal(bad: float, shape) -> None:
+    """X is not scanned for NaN/inf before X^T X is formed; the error is the same."""
+    rng = np.random.default_rng(31)
+    X, y = rng.standard_normal(shape), rng.standard_normal(shape[0])
+    X[shape[0] // 2, 1] = bad
+    for solve in (normal_equation, least_squares, lambda X, y: ridge(X, y, 1.0)):
+        with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite"):
+            solve(X, y)
+    with pytest.raises(ValueError, match=r"X contains 1 NaN or infinite"):
+        normal_equation(X, y, method="svd")  # no X^T X on this path: checked first
+
+
+def test_huge_finite_columns_are_not_mistaken_for_inf() -> None:
+    """A column whose squares overflow makes the Gram diagonal inf, but X is finite."""
+    rng = np.random.default_rng(32)
+    X, theta = rng.standard_normal((50, 3)), np.array([1.0, -2.0, 0.5])
+    X[:, 1] *= 1e300
+    theta[1] *= 1e-300
+    y = X @ theta
+    np.testing.assert_allclose(normal_equation(X, y), theta, rtol=1e-12)
+
+
+# --- ridge -------------------------------------------------------------------------------
+
+
+def _ridge_reference(X, y, alpha, intercept=False):
+    """The augmented least-squares problem min |[X; sqrt(alpha D)] theta - [y; 0]|."""
+    d = X.shape[1]
+    pen = np.full(d, float(alpha))
+    if intercept:
+        pen[0] = 0.0
+    A = np.vstack([X, np.diag(np.sqrt(pen))])
+    rhs = np.concatenate([y, np.zeros((d, *y.shape[1:]))])
+    return np.linalg.lstsq(A, rhs, rcond=None)[0]
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 0.1, 1.0, 1e3, 1e8])
+@pytest.mark.parametrize("m", [None, 3])
+def test_ridge_matches_augmented_lstsq(alpha: float, m: int | None) -> None:
+    rng = np.random.default_rng(33)
+    X = rng.standard_normal((80, 6)) * np.array([1, 10, 0.1, 1, 5, 0.5])
+    y = rng.standard_normal(80 if m is None else (80, m))
+    ref = _ridge_reference(X, y, alpha)
+    np.testing.assert_allclose(ridge(X, y, alpha), ref, rtol=1e-10, atol=1e-14)
+    Xi = add_intercept(X)
+    ref_i = _ridge_reference(Xi, y, alpha, intercept=True)
+    got_i = ridge(Xi, y, alpha, intercept=True)
+    np.testing.assert_allclose(got_i, ref_i, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [0.01, 1.0, 50.0])
+def test_ridge_matches_scikit_learn(alpha: float) -> None:
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Ridge
+
+    data = load_diabetes()
+    X, y = data.data, data.target
+    sk = Ridge(alpha=alpha, fit_intercept=False, solver="svd").fit(X, y)
+    np.testing.assert_allclose(ridge(X, y, alpha), sk.coef_, rtol=1e-9)
+    # fit_intercept=True centres the data, which is the unpenalised intercept of D
+    sk = Ridge(alpha=alpha, fit_intercept=True, solver="svd").fit(X, y)
+    theta = ridge(add_intercept(X), y, alpha, intercept=True)
+    np.testing.assert_allclose(theta, np.r_[sk.intercept_, sk.coef_], rtol=1e-9)
+
+
+def test_ridge_exact_rational_case() -> None:
+    """(X^T X + alpha D) theta = X^T y solved exactly by sympy on a tiny problem."""
+    import sympy as sp
+
+    Xq = sp.Matrix([[1, sp.Rational(1, 2), 2], [1, -1, sp.Rational(1, 3)],
+                    [1, 3, -1], [1, sp.Rational(1, 4), 5]])
+    yq = sp.Matrix([1, sp.Rational(-2, 7), 3, sp.Rational(1, 5)])
+    a = sp.Rational(3, 10)
+    X, y = np.array(Xq.tolist(), dtype=float), np.array(yq.tolist(), dtype=float).ravel()
+    for intercept in (False, True):
+        D = sp.eye(3)
+        if intercept:
+            D[0, 0] = 0
+        exact = (Xq.T * Xq + a * D).LUsolve(Xq.T * yq)
+        want = np.array(exact.tolist(), dtype=float).ravel()
+        np.testing.assert_allclose(ridge(X, y, 0.3, intercept=intercept), want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("make_X", [
+    lambda z: np.column_stack([z[:, 0], z[:, 0], z[:, 1]]),  # a duplicated column
+    lambda z: z[:4].repeat(2, axis=1)[:, :7],  # n = 4 < d = 7
+])
+def test_ridge_rank_deficient_is_unique_and_warning_free(make_X) -> None:
+    rng = np.random.default_rng(34)
+    X = make_X(rng.standard_normal((30, 4)))
+    y = rng.standard_normal(X.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RankDeficientWarning: the solution is unique
+        theta = ridge(X, y, 0.5)
+    np.testing.assert_allclose(theta, _ridge_reference(X, y, 0.5), rtol=1e-10)
+    # it is the minimiser: the gradient X^T (X theta - y) + alpha theta vanishes
+    g = X.T @ (X @ theta - y) + 0.5 * theta
+    assert np.linalg.norm(g) <= 1e-12 * np.linalg.norm(X.T @ y)
+
+
+def test_ridge_tends_to_the_minimum_norm_solution() -> None:
+    """As alpha -> 0 on rank-deficient X, ridge -> X^+ y, at a rate proportional to alpha."""
+    rng = np.random.default_rng(35)
+    z = rng.standard_normal((40, 2))
+    X = np.column_stack([np.ones(40), z[:, 0], 2 * z[:, 0] - 1, z[:, 1]])  # rank 3
+    y = rng.standard_normal(40)
+    plus = np.linalg.pinv(X) @ y
+    # (much smaller alphas meet rounding: X is singular only to rounding, and the
+    # ridge solution amplifies that by |X| / alpha)
+    gaps = [np.linalg.norm(ridge(X, y, a) - plus) for a in (1e-1, 1e-2, 1e-3, 1e-4)]
+    assert gaps[0] > gaps[1] > gaps[2] > gaps[3]
+    np.testing.assert_allclose(np.array(gaps[1:]) / gaps[:-1], 0.1, rtol=0.05)
+
+
+def test_ridge_alpha_zero_is_the_normal_equation() -> None:
+    rng = np.random.default_rng(36)
+    X, y = rng.standard_normal((30, 4)), rng.standard_normal(30)
+    np.testing.assert_array_equal(ridge(X, y, 0.0), normal_equation(X, y))
+    np.testing.assert_array_equal(ridge(X, y, 0), normal_equation(X, y))
+    Xd = np.column_stack([X, X[:, 0] + X[:, 1]])
+    with pytest.warns(RankDeficientWarning) as rec:
+        theta = ridge(Xd, y, 0.0)
+    assert rec[0].filename == __file__  # the warning points at the caller
+    np.testing.assert_allclose(theta, np.linalg.pinv(Xd) @ y, rtol=1e-10)
+
+
+def test_ridge_alpha_below_rounding_level_warns() -> None:
+    X = np.column_stack([np.arange(5.0), np.arange(5.0), np.ones(5)])
+    y = np.array([1.0, 0.0, 2.0, 1.0, 3.0])
+    with pytest.warns(RankDeficientWarning, match="alpha = 1e-40 is too small") as rec:
+        theta = ridge(X, y, 1e-40)
+    assert rec[0].filename == __file__
+    # still a least-squares solution (the penalty is below rounding level)
+    assert np.linalg.norm(X.T @ (X @ theta - y)) <= 1e-12 * np.linalg.norm(X.T @ y)
+
+
+def test_ridge_ill_conditioned_takes_the_orthogonal_path() -> None:
+    """cond(A)^2 beyond COND_LIMIT: the SVD of the augmented matrix, not Cholesky."""
+    from mlnotes.linear import _ridge
+
+    X, y, _ = ill_conditioned_problem(300, 8, 1e9, seed=37)
+    alpha = 1e-14
+    res = _ridge(X, y, alpha, False)
+    assert res.method == "svd" and res.cond_estimate > COND_LIMIT and res.rank == 8
+    np.testing.assert_allclose(res.theta, _ridge_reference(X, y, alpha), rtol=1e-7)
+    np.testing.assert_array_equal(ridge(X, y, alpha), res.theta)
+    well = _ridge(X, y, 1e-2, False)  # a larger penalty conditions it: Cholesky
+    assert well.method == "cholesky" and well.cond_estimate <= COND_LIMIT
+
+
+def test_ridge_scale_invariance_at_extreme_magnitudes() -> None:
+    """ridge(c X, y, c^2 alpha) = ridge(X, y, alpha) / c, and y scales linearly."""
+    rng = np.random.default_rng(38)
+    X, y = rng.standard_normal((25, 3)), rng.standard_normal(25)
+    theta = ridge(X, y, 0.7)
+    for c in (1e-150, 1e150):
+        np.testing.assert_allclose(ridge(c * X, y, c * c * 0.7) * c, theta, rtol=1e-12)
+    for c in (1e-300, 1e300):
+        np.testing.assert_allclose(ridge(X, c * y, 0.7) / c, theta, rtol=1e-12)
+
+
+def test_ridge_does_not_modify_its_inputs() -> None:
+    rng = np.random.default_rng(39)
+    X, y = add_intercept(rng.standard_normal((20, 3))), rng.standard_normal(20)
+    X0, y0 = X.copy(), y.copy()
+    ridge(X, y, 1.0, intercept=True)
+    ridge(X, y, 1e-30)
+    np.testing.assert_array_equal(X, X0)
+    np.testing.assert_array_equal(y, y0)
+
+
+@pytest.mark.parametrize(
+    "alpha",
+    [-1.0, -1e-300, np.nan, np.inf, -np.inf, "1.0", None, True, np.bool_(False), 1j,
+     [1.0], np.array([1.0]), object()],
+)
+def test_ridge_bad_alpha(alpha) -> None:
+    with pytest.raises(ValueError, match="alpha"):
+        ridge(np.eye(3), np.ones(3), alpha)
+
+
+def test_ridge_bad_intercept_and_data() -> None:
+    X, y = np.eye(3), np.ones(3)
+    for bad in ("yes", 1, None, np.array([True])):
+        with pytest.raises(ValueError, match="intercept must be True or False"):
+            ridge(X, y, 1.0, intercept=bad)
+    with pytest.raises(ValueError, match="add_intercept"):
+        ridge(X, y, 1.0, intercept=True)  # first column is not all ones
+    Xn = add_intercept(X)
+    Xn[1, 0] = np.nan  # a NaN in the ones column: reported as a NaN
+    with pytest.raises(ValueError, match="X contains 1 NaN"):
+        ridge(Xn, y, 1.0, intercept=True)
+    with pytest.raises(ValueError, match="3 rows"):
+        ridge(X, np.ones(4), 1.0)
+    with pytest.raises(ValueError, match=r"complex|real"):
+        ridge(X.astype(complex), y, 1.0)
