@@ -2,16 +2,21 @@
 
 Chapter 4 (``chapters/04_backpropagation.ipynb``) derives everything here; chapter 3
 (``chapters/03_deep_learning.ipynb``) trains it. The functions follow chapter 4's names
-and order: the network (:func:`init_params`, :func:`forward`), the cost
-(:func:`loss`, :func:`loss_gradient`), the three lemmas
+and order: the network (:func:`init_params`, :func:`forward`), the elementwise
+activations and their derivatives (:func:`relu`, :func:`sigmoid`, :func:`tanh_derivative`
+...), the costs (:func:`loss`, :func:`loss_gradient`, with :func:`softmax` and
+:func:`log_softmax` for the cross-entropy), the three lemmas
 (:func:`linear_backward_weights` for Lemma 1, :func:`relu_backward` for Lemma 2,
 :func:`linear_backward_input` for Lemma 3), the backward pass built from them
 (:func:`backward`), and finally chapter 3's training loop (:func:`train`).
 
 Conventions (chapter 4, :eq:`bp-batched`): examples are rows, ``X`` has shape
 ``(n, d)``; a layer keeps the book's shapes, ``W`` is ``(out, in)`` and ``b`` is
-``(out,)``, so the batched pre-activation is ``Z = A @ W.T + b``. The cost is
-:math:`J = \\frac1n \\sum_i \\frac12 \\lVert h_\\theta(x^{(i)}) - y^{(i)} \\rVert^2`.
+``(out,)``, so the batched pre-activation is ``Z = A @ W.T + b``. Hidden layers apply
+one elementwise ``activation`` (``"relu"``, ``"sigmoid"``, ``"tanh"`` or
+``"identity"``); the output layer is affine. Two costs (``loss``): ``"squared"``,
+:math:`J = \\frac1n \\sum_i \\frac12 \\lVert h_\\theta(x^{(i)}) - y^{(i)} \\rVert^2`, and
+``"cross_entropy"``, the mean softmax cross-entropy of the outputs read as logits.
 ReLU'(0) is taken to be 0, as in PyTorch.
 """
 
@@ -32,6 +37,8 @@ from mlnotes._validation import real_number as _real_number
 from mlnotes.linear import DivergenceError
 
 __all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
     "Cache",
     "DivergenceError",
     "Params",
@@ -41,15 +48,45 @@ __all__ = [
     "init_params",
     "linear_backward_input",
     "linear_backward_weights",
+    "log_softmax",
     "loss",
     "loss_gradient",
     "relu",
     "relu_backward",
     "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "tanh_derivative",
     "train",
 ]
 
 Params = list[tuple[np.ndarray, np.ndarray]]
+
+#: The hidden-layer activations :func:`forward` knows (chapter 4, :ref:`bp-section-local-rules`).
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "identity")
+#: The costs :func:`loss` knows: chapter 3's squared error and the softmax cross-entropy.
+LOSSES = ("squared", "cross_entropy")
+
+
+class _Origin:
+    """forward's record of what it checked: the activation, params and cache arrays.
+
+    :func:`backward` trusts a cache whose arrays, activation and params are still the
+    very objects that :func:`forward` checked (the cache's arrays are read-only), and
+    checks any other cache in full.
+    """
+
+    __slots__ = ("a", "activation", "params", "z")
+
+    def __init__(self, activation, params, a, z):
+        self.activation = activation
+        self.params = tuple(params)
+        self.a = tuple(a)
+        self.z = tuple(z)
+
+    def __repr__(self) -> str:
+        return "<checked by forward>"
 
 
 class Cache(NamedTuple):
@@ -57,10 +94,18 @@ class Cache(NamedTuple):
 
     ``a[l]`` is the input of layer ``l`` (so ``a[0]`` is ``X``) and ``z[l]`` its
     pre-activation, both with examples as rows; ``z[-1]`` is the output.
+    ``activation`` names the hidden layers' activation, so that :func:`backward`
+    applies its derivative. ``origin`` is private: :func:`forward`'s record of what it
+    checked (``None`` for a cache built by hand, which :func:`backward` checks in
+    full, including ``a[l] = activation(z[l-1])``). The arrays :func:`forward` creates
+    are read-only; a cache holds for the params it was computed with, and
+    :func:`backward` refuses it with other params.
     """
 
     a: list[np.ndarray]
     z: list[np.ndarray]
+    activation: str = "relu"
+    origin: object = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +146,43 @@ class TrainResult:
 
 
 # --- input checks ---------------------------------------------------------------------
+# The checks run once per public call and cost about as much as the arithmetic of a
+# small network, so they are written for speed without giving anything up: a float64
+# ndarray passes through without a copy, and finiteness is one dot product per array
+# (the sum of squares is NaN or infinite if an entry is, and when it is not finite the
+# slow exact check decides, since large finite entries can overflow the squares).
+
+
+def _finite(*arrays: np.ndarray) -> bool:
+    """Whether every entry of these float arrays is finite."""
+    total = 0.0
+    for arr in arrays:
+        if arr.dtype == np.float64:
+            total += np.vdot(arr, arr)
+        elif arr.dtype.kind not in "biu":  # other floats: the exact check below
+            total = math.nan
+    if math.isfinite(total):
+        return True
+    return all(_all_finite(arr) for arr in arrays)  # a NaN or inf, or big squares
+
+
+def _matrix(X: object, name: str) -> np.ndarray:
+    """``X`` as a finite (n, d) float64 array; a float64 ndarray is returned as it is."""
+    if (
+        type(X) is np.ndarray
+        and X.dtype == np.float64
+        and X.ndim == 2
+        and X.size
+        and _finite(X)
+    ):
+        return X
+    return as_float_array(X, name, ndim=2)  # converts, or raises the message naming X
+
+
+def _choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if not (isinstance(value, str) and value in choices):
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
+    return value
 
 
 def _check_params(params: Params, finite: bool = True) -> None:
@@ -117,38 +199,45 @@ def _check_params(params: Params, finite: bool = True) -> None:
         W, b = layer
         if not (isinstance(W, np.ndarray) and isinstance(b, np.ndarray)):
             raise ValueError(f"params[{i}]: W and b must be numpy arrays.")
-        for what, arr in (("W", W), ("b", b)):
-            if arr.dtype.kind not in "fiu":
-                raise ValueError(
-                    f"params[{i}]: {what} must be a real float array; got dtype {arr.dtype}."
-                )
-        if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[0]:
+        if W.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
+            what, arr = ("W", W) if W.dtype.kind not in "fiu" else ("b", b)
+            raise ValueError(
+                f"params[{i}]: {what} must be a real float array; got dtype {arr.dtype}."
+            )
+        shape = W.shape
+        if len(shape) != 2 or b.shape != shape[:1]:
             raise ValueError(
                 f"params[{i}]: W must have shape (out, in) and b shape (out,); got W "
                 f"{W.shape} and b {b.shape}."
             )
-        if prev_out is not None and W.shape[1] != prev_out:
+        if prev_out is not None and shape[1] != prev_out:
             raise ValueError(
-                f"params[{i}]: W has {W.shape[1]} input columns but layer {i - 1} has "
+                f"params[{i}]: W has {shape[1]} input columns but layer {i - 1} has "
                 f"{prev_out} outputs; consecutive layers must chain."
             )
-        if finite and not (_all_finite(W) and _all_finite(b)):
-            raise ValueError(f"params[{i}] contains NaN or infinite values.")
-        prev_out = W.shape[0]
+        prev_out = shape[0]
+    if finite and not _finite(*(arr for layer in params for arr in layer)):
+        for i, (W, b) in enumerate(params):
+            if not (_all_finite(W) and _all_finite(b)):
+                raise ValueError(f"params[{i}] contains NaN or infinite values.")
 
 
 # --- the network ------------------------------------------------------------------------
 
 
 def init_params(
-    layer_sizes: Sequence[int], seed: int | np.random.Generator | None = None
+    layer_sizes: Sequence[int],
+    seed: int | np.random.Generator | None = None,
+    *,
+    gain: float | None = None,
 ) -> Params:
     r"""Random parameters for a network with the given layer widths.
 
     The parameters :math:`W^{(l)}, b^{(l)}` of the network :eq:`dl-two-layer`
-    (chapter 3), for any depth. ``W`` of layer :math:`l` is drawn from :math:`\mathcal N(0, 2/\text{in})` (He
-    initialisation, :cite:`he2015`): with ReLU units this keeps the variance of the
-    pre-activations roughly constant from layer to layer. Biases start at zero.
+    (chapter 3), for any depth. ``W`` of layer :math:`l` is drawn from
+    :math:`\mathcal N(0, 2/\text{in})` (He initialisation, :cite:`he2015`): with ReLU
+    units this keeps the variance of the pre-activations roughly constant from layer
+    to layer. Biases start at zero.
 
     Parameters
     ----------
@@ -157,6 +246,13 @@ def init_params(
         least two entries, all positive.
     seed : None, int or numpy Generator
         Seeds the draw of the weights.
+    gain : float, optional
+        Draw ``W`` from :math:`\mathcal N(0, \text{gain}^2/\text{in})` instead, for
+        experiments with the scale (``gain = 1`` is LeCun's initialisation, a small
+        gain makes deep signals and gradients vanish). The default, ``None``, is He
+        initialisation, :math:`\text{gain} = \sqrt 2`, with exactly the draws of
+        earlier versions. The same seed gives the same standard normal draws for every
+        gain, so networks that differ only in ``gain`` are rescaled copies.
 
     Returns
     -------
@@ -183,12 +279,18 @@ def init_params(
             f"layer_sizes {layer_sizes!r} ask for {n_weights:.3g} weights (8 bytes each); "
             "the limit is 1e9. Use narrower layers."
         )
+    if gain is not None:
+        gain = _real_number(gain, "gain", low=0.0, low_open=True, high=1e6)
     rng = as_rng(seed)
     params: Params = []
     for n_in, n_out in itertools.pairwise(sizes):
-        W = rng.standard_normal((int(n_out), int(n_in))) * math.sqrt(2.0 / n_in)
+        std = math.sqrt(2.0 / n_in) if gain is None else gain * math.sqrt(1.0 / n_in)
+        W = rng.standard_normal((int(n_out), int(n_in))) * std
         params.append((W, np.zeros(int(n_out))))
     return params
+
+
+# --- elementwise activations and their derivatives -----------------------------------------
 
 
 def relu(z: np.ndarray) -> np.ndarray:
@@ -205,12 +307,88 @@ def relu_derivative(z: np.ndarray) -> np.ndarray:
     return (as_float_array(z, "z") > 0).astype(np.float64)
 
 
-def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    r"""The logistic sigmoid :math:`\sigma(z) = 1/(1 + e^{-z})`, elementwise (:eq:`bp-sigmoid-derivative`).
+
+    Computed as :math:`1/(1 + t)` for :math:`z \ge 0` and :math:`t/(1 + t)` for
+    :math:`z < 0`, with :math:`t = e^{-|z|} \le 1`, so that no exponential overflows:
+    the result lies in :math:`[0, 1]` for every finite ``z`` (it rounds to 0 or 1 for
+    :math:`|z|` beyond about 37 and 745).
+    """
+    return _sigmoid(as_float_array(z, "z"))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    t = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, t) / (1.0 + t)
+
+
+def sigmoid_derivative(z: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma'(z) = \sigma(z)\,(1 - \sigma(z))`, elementwise (:eq:`bp-sigmoid-derivative`).
+
+    Computed as :math:`t/(1 + t)^2` with :math:`t = e^{-|z|}` (the same number, since
+    :math:`\sigma'` is even), which keeps full relative precision in the tails where
+    :math:`1 - \sigma(z)` would cancel.
+    """
+    return _sigmoid_derivative(as_float_array(z, "z"))
+
+
+def _sigmoid_derivative(z: np.ndarray) -> np.ndarray:
+    t = np.exp(-np.abs(z))
+    u = 1.0 + t
+    return t / (u * u)
+
+
+def tanh_derivative(z: np.ndarray) -> np.ndarray:
+    r""":math:`\tanh'(z) = 1 - \tanh^2(z)`, elementwise (:eq:`bp-tanh-derivative`).
+
+    Computed as :math:`4t/(1 + t)^2` with :math:`t = e^{-2|z|}` (that is
+    :math:`1/\cosh^2 z`), which keeps full relative precision where :math:`\tanh^2 z`
+    is close to 1.
+    """
+    return _tanh_derivative(as_float_array(z, "z"))
+
+
+def _tanh_derivative(z: np.ndarray) -> np.ndarray:
+    t = np.exp(-2.0 * np.abs(z))
+    u = 1.0 + t
+    return 4.0 * t / (u * u)
+
+
+def _activate(z: np.ndarray, activation: str) -> np.ndarray:
+    """The hidden layer's output ``a = activation(z)`` (the same array for identity)."""
+    if activation == "relu":
+        return np.maximum(z, 0.0)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "sigmoid":
+        return _sigmoid(z)
+    return z
+
+
+def _activation_backward(da: np.ndarray, z: np.ndarray, activation: str, out=None):
+    """Lemma 2: ``da * activation'(z)``, into ``out`` if given (relu)."""
+    if activation == "relu":
+        return np.multiply(da, z > 0, out=out)
+    if activation == "identity":
+        return da
+    deriv = _tanh_derivative(z) if activation == "tanh" else _sigmoid_derivative(z)
+    deriv *= da
+    return deriv
+
+
+# --- the forward pass ---------------------------------------------------------------------
+
+
+def forward(
+    params: Params, X: np.ndarray, *, activation: str = "relu"
+) -> tuple[np.ndarray, Cache]:
     r"""The forward pass, keeping every layer's input and pre-activation.
 
     Layer :math:`l` computes :math:`Z^{(l)} = A^{(l-1)} W^{(l)\T} + b^{(l)}` (the batched
-    form :eq:`bp-batched` of :eq:`bp-two-layer`), then :math:`A^{(l)} = \ReLU(Z^{(l)})`
-    for every layer but the last, which is linear.
+    form :eq:`bp-batched` of :eq:`bp-two-layer`), then
+    :math:`A^{(l)} = \sigma(Z^{(l)})` for every layer but the last, which is affine:
+    the output is :math:`Z^{(f)}` (the logits, for the cross-entropy).
 
     Parameters
     ----------
@@ -218,21 +396,25 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
         As from :func:`init_params`.
     X : ndarray of shape (n, d)
         Inputs, one example per row; ``d`` must equal the first layer's input width.
+    activation : {"relu", "sigmoid", "tanh", "identity"}, default "relu"
+        The hidden layers' :math:`\sigma` (:ref:`bp-section-local-rules`).
 
     Returns
     -------
     output : ndarray of shape (n, m)
     cache : Cache
-        Every layer's input ``a`` and pre-activation ``z``, for :func:`backward`.
+        Every layer's input ``a`` and pre-activation ``z`` (read-only arrays) and the
+        activation, for :func:`backward`.
 
     Raises
     ------
     ValueError
         Params that do not chain or are not finite real arrays, ``X`` of the wrong
-        width, or activations that overflow float64.
+        width, an unknown ``activation``, or activations that overflow float64.
     """
+    activation = _choice(activation, "activation", ACTIVATIONS)
     _check_params(params)
-    X = as_float_array(X, "X", ndim=2)
+    X = _matrix(X, "X")
     d = params[0][0].shape[1]
     if X.shape[1] != d:
         raise ValueError(
@@ -240,11 +422,14 @@ def forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
             f"(W of shape {params[0][0].shape})."
         )
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        output, cache = _forward(params, X)
-    for z in cache.z:  # a hidden overflow can hide behind ReLU; the cache must be finite
-        if not _all_finite(z):
-            raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
-    return output, cache
+        output, a_list, z_list = _forward_arrays(params, X, activation)
+    # a hidden overflow can hide behind ReLU (or saturate a sigmoid): every z must be finite
+    if not _finite(*z_list):
+        raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
+    for arr in itertools.chain(a_list[1:], z_list):
+        arr.flags.writeable = False
+    origin = _Origin(activation, (arr for layer in params for arr in layer), a_list, z_list)
+    return output, Cache(a_list, z_list, activation, origin)
 
 
 _OVERFLOW_HINT = (
@@ -253,8 +438,8 @@ _OVERFLOW_HINT = (
 )
 
 
-def _forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
-    """The forward pass of :func:`forward` on checked arrays."""
+def _forward_arrays(params: Params, X: np.ndarray, activation: str):
+    """The forward pass on checked arrays: (output, inputs a, pre-activations z)."""
     a_list = [X]
     z_list = []
     a = X
@@ -264,50 +449,185 @@ def _forward(params: Params, X: np.ndarray) -> tuple[np.ndarray, Cache]:
         z += b
         z_list.append(z)
         if i < last:
-            a = np.maximum(z, 0.0)
+            a = _activate(z, activation)
             a_list.append(a)
-    return z_list[-1], Cache(a_list, z_list)
+    return z_list[-1], a_list, z_list
 
 
-def _check_targets(output: np.ndarray, Y: object) -> np.ndarray:
-    Y = as_float_array(Y, "Y", ndim=2)
+def _forward(params: Params, X: np.ndarray, activation: str = "relu") -> tuple[np.ndarray, Cache]:
+    """The forward pass of :func:`forward` on checked arrays."""
+    output, a_list, z_list = _forward_arrays(params, X, activation)
+    return output, Cache(a_list, z_list, activation)
+
+
+# --- the costs ------------------------------------------------------------------------------
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    r"""The softmax :math:`p_k = e^{z_k} / \sum_j e^{z_j}` of each row (:eq:`bp-softmax`).
+
+    ``z`` is a vector ``(k,)`` or a batch ``(n, k)`` of logits, one row per example;
+    the softmax is taken along the last axis. The row's maximum is subtracted first
+    (:math:`p` does not change, :eq:`bp-log-softmax`), so no exponential overflows:
+    the result is finite, non-negative and its rows sum to 1 for any finite ``z``.
+    """
+    return _softmax(_logits(z))
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    r""":math:`\log p_k = z_k - \log\sum_j e^{z_j}` for each row, by the log-sum-exp trick (:eq:`bp-log-softmax`).
+
+    ``z`` is a vector ``(k,)`` or a batch ``(n, k)``; along the last axis,
+    :math:`\log p_k = (z_k - \mu) - \log\sum_j e^{z_j - \mu}` with :math:`\mu` the row's
+    maximum: every exponent is at most 0 and the sum lies in :math:`[1, k]`, so the
+    result is finite for any finite ``z`` (except where :math:`z_k - \mu` itself
+    exceeds the float64 range, below about :math:`-1.8\times 10^{308}`, which is
+    refused).
+    """
+    z = _logits(z)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = _log_softmax(z)
+    return finite_result(out, "log_softmax(z)", "the logits of a row are spread wider "
+                         "than float64 can hold: rescale z.")
+
+
+def _logits(z: object) -> np.ndarray:
+    z = as_float_array(z, "z")
+    if z.ndim not in (1, 2):
+        raise ValueError(
+            f"z must be a vector (k,) or a batch (n, k) of logits; got shape {z.shape}."
+        )
+    return z
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.subtract(z, z.max(axis=-1, keepdims=True))
+    np.exp(e, out=e)
+    e /= e.sum(axis=-1, keepdims=True)
+    return e
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    s = np.subtract(z, z.max(axis=-1, keepdims=True))
+    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    return s
+
+
+def _check_targets(output: np.ndarray, Y: object, loss: str = "squared") -> np.ndarray:
+    Y = _matrix(Y, "Y")
     if Y.shape != output.shape:
         raise ValueError(
             f"Y has shape {Y.shape} but the network output has shape {output.shape}; "
             "they must match (one row per example, one column per output unit; "
             "use one-hot rows for classes)."
         )
+    if loss == "cross_entropy":
+        Y = _probability_rows(Y)
     return Y
 
 
-def loss(output: np.ndarray, Y: np.ndarray) -> float:
-    r"""The cost :math:`J = \frac1n\sum_i \frac12\lVert o^{(i)} - y^{(i)}\rVert^2` (chapter 3, :eq:`dl-cost`).
+def _probability_rows(Y: np.ndarray) -> np.ndarray:
+    """Y's rows as probability vectors (one-hot for hard labels), renormalised exactly."""
+    if (Y < 0).any():
+        i = int(np.argwhere(Y < 0)[0, 0])
+        raise ValueError(
+            "Y must hold one probability row per example for loss='cross_entropy' "
+            f"(one-hot rows for class labels); row {i} has a negative entry."
+        )
+    sums = Y.sum(axis=1)
+    if (sums == 1.0).all():
+        return Y
+    tol = max(1e-8, 4 * Y.shape[1] * np.finfo(np.float64).eps)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
+    if bad.size:
+        raise ValueError(
+            "Y must hold one probability row per example for loss='cross_entropy' "
+            f"(one-hot rows for class labels); row {int(bad[0])} sums to "
+            f"{sums[bad[0]]:.12g}, not 1."
+        )
+    return Y / sums[:, None]
+
+
+def loss(output: np.ndarray, Y: np.ndarray, *, loss: str = "squared") -> float:
+    r"""The cost of a batch: squared error (chapter 3, :eq:`dl-cost`) or softmax cross-entropy (:eq:`bp-cross-entropy`).
+
+    ``loss="squared"``: :math:`J = \frac1n\sum_i \frac12\lVert o^{(i)} - y^{(i)}\rVert^2`.
+
+    ``loss="cross_entropy"``: the outputs are logits :math:`z^{(i)}` of :math:`k`
+    classes and :math:`J = -\frac1n \sum_i \sum_k y^{(i)}_k \log\operatorname{softmax}
+    (z^{(i)})_k`, computed with :func:`log_softmax` (the log-sum-exp trick), so that it
+    stays finite for logits as large as :math:`\pm 10^{300}`. Terms with
+    :math:`y_k = 0` contribute 0, whatever the logit.
 
     Parameters
     ----------
     output, Y : ndarray of shape (n, m)
-        Network outputs and targets, one example per row.
+        Network outputs and targets, one example per row. For the cross-entropy every
+        row of ``Y`` must be a probability vector: entries :math:`\ge 0` summing to 1
+        (to within ``max(1e-8, 4 m eps)``; such rows are renormalised exactly), one-hot
+        rows for class labels.
+    loss : {"squared", "cross_entropy"}, default "squared"
 
     Raises
     ------
     ValueError
-        Shapes that differ, non-finite values, or a cost that overflows float64.
+        Shapes that differ, non-finite values, an unknown ``loss``, rows of ``Y`` that
+        are not probability vectors (cross-entropy), or a cost that overflows float64.
     """
-    output = as_float_array(output, "output", ndim=2)
-    Y = _check_targets(output, Y)
+    kind = _choice(loss, "loss", LOSSES)
+    output = _matrix(output, "output")
+    Y = _check_targets(output, Y, kind)
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        J = _loss(output, Y)
+        J = _loss(output, Y, kind)
     return finite_result(J, "the cost", "output and Y are too far apart: rescale them.")
 
 
-def _loss(output: np.ndarray, Y: np.ndarray) -> float:
+def _loss(output: np.ndarray, Y: np.ndarray, loss: str = "squared") -> float:
+    if loss == "cross_entropy":
+        return _cross_entropy(output, Y)
     r = output - Y
     return 0.5 * float(np.vdot(r, r)) / output.shape[0]
 
 
+def _cross_entropy(z: np.ndarray, Y: np.ndarray) -> float:
+    """-(1/n) sum Y * log_softmax(z), skipping y = 0 (whose log p may be -inf)."""
+    log_p = _log_softmax(z)
+    terms = np.multiply(Y, log_p, out=np.zeros_like(log_p), where=Y != 0)
+    return 0.0 - float(terms.sum()) / z.shape[0]  # 0.0, not -0.0, for a perfect fit
+
+
+def loss_gradient(output: np.ndarray, Y: np.ndarray, *, loss: str = "squared") -> np.ndarray:
+    r""":math:`\partial J / \partial Z^{(f)}`, the start of the backward pass (:eq:`bp-output-grad`, :eq:`bp-cross-entropy-grad`).
+
+    ``loss="squared"``: :math:`(O - Y)/n`; the :math:`\frac12` of the cost cancels the
+    2 of the square's derivative. ``loss="cross_entropy"``:
+    :math:`(\operatorname{softmax}(Z) - Y)/n`, row-wise softmax, for probability rows
+    ``Y`` (as :func:`loss`). ``output`` and ``Y`` must have the same shape ``(n, m)``.
+    """
+    kind = _choice(loss, "loss", LOSSES)
+    output = _matrix(output, "output")
+    Y = _check_targets(output, Y, kind)
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+        dz = _loss_gradient(output, Y, kind)
+    return finite_result(dz, "output - Y", "output and Y are too far apart: rescale them.")
+
+
+def _loss_gradient(output: np.ndarray, Y: np.ndarray, loss: str = "squared") -> np.ndarray:
+    if loss == "cross_entropy":
+        dz = _softmax(output)
+        dz -= Y
+    else:
+        dz = np.subtract(output, Y)
+    dz *= 1.0 / output.shape[0]
+    return dz
+
+
+# --- the three lemmas -----------------------------------------------------------------------
+
+
 def _batch(name: str, arr: object, width: int | None = None) -> np.ndarray:
     """A checked (n, width) float array for the lemma helpers."""
-    arr = as_float_array(arr, name, ndim=2)
+    arr = _matrix(arr, name)
     if width is not None and arr.shape[1] != width:
         raise ValueError(f"{name} must have {width} columns; got shape {arr.shape}.")
     return arr
@@ -317,25 +637,6 @@ def _same_rows(**arrays: np.ndarray) -> None:
     rows = {name: a.shape[0] for name, a in arrays.items()}
     if len(set(rows.values())) != 1:
         raise ValueError(f"the arrays must have one row per example, the same n; got {rows}.")
-
-
-def loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    r""":math:`\partial J / \partial Z^{(f)} = (O - Y)/n`, the start of the backward pass (:eq:`bp-output-grad`).
-
-    The :math:`\frac12` of the cost cancels the 2 of the square's derivative.
-    ``output`` and ``Y`` must have the same shape ``(n, m)``.
-    """
-    output = as_float_array(output, "output", ndim=2)
-    Y = _check_targets(output, Y)
-    with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        dz = _loss_gradient(output, Y)
-    return finite_result(dz, "output - Y", "output and Y are too far apart: rescale them.")
-
-
-def _loss_gradient(output: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    dz = np.subtract(output, Y)
-    dz *= 1.0 / output.shape[0]
-    return dz
 
 
 def linear_backward_weights(dz: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -401,78 +702,151 @@ def _linear_backward_input(dz: np.ndarray, W: np.ndarray) -> np.ndarray:
     return dz @ W
 
 
+# --- the backward pass ------------------------------------------------------------------------
+
+_CACHE_HINT = "cache must be the second value returned by forward(params, X) for these params"
+
+
+def _proven(params: Params, cache: object) -> bool:
+    """Whether ``cache`` is, untouched, forward's cache for these very params."""
+    origin = cache.origin if type(cache) is Cache else None
+    if type(origin) is not _Origin or origin.activation != cache.activation:
+        return False
+    flat = origin.params
+    if len(flat) != 2 * len(params) or len(cache.a) != len(origin.a) or len(
+        cache.z
+    ) != len(origin.z):
+        return False
+    k = 0
+    for W, b in params:
+        if W is not flat[k] or b is not flat[k + 1]:
+            return False
+        k += 2
+    for x, y in zip(cache.a, origin.a, strict=True):
+        if x is not y:
+            return False
+    for x, y in zip(cache.z, origin.z, strict=True):
+        if x is not y:
+            return False
+    return True
+
+
 def _check_cache(params: Params, cache: object) -> None:
-    """The cache must come from forward(params, X) for these params: shapes chain."""
-    hint = "cache must be the second value returned by forward(params, X) for these params"
-    if not isinstance(cache, Cache) or len(cache.z) != len(params) or len(cache.a) != len(params):
-        raise ValueError(f"{hint}; it has the wrong number of layers.")
-    n = cache.a[0].shape[0] if isinstance(cache.a[0], np.ndarray) and cache.a[0].ndim == 2 else -1
+    """A cache not proven by forward: everything is checked, values included."""
+    if not isinstance(cache, Cache) or not all(
+        isinstance(lst, (list, tuple)) and len(lst) == len(params) for lst in (cache.a, cache.z)
+    ):
+        raise ValueError(f"{_CACHE_HINT}; it has the wrong number of layers.")
+    activation = cache.activation
+    if not (isinstance(activation, str) and activation in ACTIVATIONS):
+        raise ValueError(
+            f"{_CACHE_HINT}: its activation {activation!r} is none of {ACTIVATIONS}."
+        )
+    _check_params(params)  # the cache is only meaningful for finite params
+    a0 = cache.a[0]
+    n = a0.shape[0] if isinstance(a0, np.ndarray) and a0.ndim == 2 else -1
     for i, (W, _) in enumerate(params):
         a, z = cache.a[i], cache.z[i]
         if not (isinstance(a, np.ndarray) and isinstance(z, np.ndarray)):
-            raise ValueError(f"{hint}; layer {i} holds no arrays.")
+            raise ValueError(f"{_CACHE_HINT}; layer {i} holds no arrays.")
         if a.dtype.kind != "f" or z.dtype.kind != "f":
-            raise ValueError(f"{hint}; layer {i} holds {a.dtype}/{z.dtype} arrays, not float.")
-        if not _all_finite(z):  # NaN would read as an inactive ReLU: a wrong gradient
-            raise ValueError(f"{hint}; its pre-activations of layer {i} are not finite.")
+            raise ValueError(
+                f"{_CACHE_HINT}; layer {i} holds {a.dtype}/{z.dtype} arrays, not float."
+            )
         if a.shape != (n, W.shape[1]) or z.shape != (n, W.shape[0]):
             raise ValueError(
-                f"{hint}: layer {i} has W of shape {W.shape} but the cache holds an input "
-                f"of shape {a.shape} and a pre-activation of shape {z.shape}; it belongs "
-                "to another network or batch."
+                f"{_CACHE_HINT}: layer {i} has W of shape {W.shape} but the cache holds an "
+                f"input of shape {a.shape} and a pre-activation of shape {z.shape}; it "
+                "belongs to another network or batch."
+            )
+        if not (_all_finite(z) and _all_finite(a)):  # NaN would read as an inactive ReLU
+            raise ValueError(f"{_CACHE_HINT}; its values of layer {i} are not finite.")
+    origin = cache.origin
+    if isinstance(origin, _Origin) and len(origin.params) == 2 * len(params):
+        flat = [arr for layer in params for arr in layer]
+        for k, (mine, theirs) in enumerate(zip(flat, origin.params, strict=True)):
+            if mine is not theirs and not np.array_equal(mine, theirs):
+                raise ValueError(
+                    f"{_CACHE_HINT}: it was computed with other params (params[{k // 2}] "
+                    "differs); call forward(params, X) again."
+                )
+    for i in range(1, len(params)):  # a[i] must be activation(z[i-1]) (float32 allowed)
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            expected = _activate(np.asarray(cache.z[i - 1], dtype=np.float64), activation)
+            ok = np.abs(cache.a[i] - expected) <= 1e-6 * np.abs(expected) + 1e-300
+        if not ok.all():
+            raise ValueError(
+                f"{_CACHE_HINT}: its a[{i}] is not {activation}(z[{i - 1}]); it belongs to "
+                "another activation or was changed."
             )
 
 
-def backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
+def backward(
+    params: Params, cache: Cache, Y: np.ndarray, *, loss: str = "squared"
+) -> Params:
     r"""Backpropagation: the gradient of :func:`loss` with respect to every parameter.
 
     Implements chapter 4's algorithm (:prf:ref:`bp-algorithm`): start from
     :func:`loss_gradient`, then for each layer from the last down apply Lemma 1
     (:func:`linear_backward_weights`), Lemma 3 (:func:`linear_backward_input`) and
-    Lemma 2 (:func:`relu_backward`), reusing the forward pass's values in ``cache``.
+    Lemma 2 with the derivative of the cache's activation (:func:`relu_backward` for
+    ReLU; :func:`sigmoid_derivative`, :func:`tanh_derivative`), reusing the forward
+    pass's values in ``cache``.
 
     Parameters
     ----------
     params : list of (W, b)
     cache : Cache
-        From ``forward(params, X)``; a cache from another network or batch is refused.
+        From ``forward(params, X, activation=...)``; it carries the activation. A
+        cache from other params, another network or batch, or whose ``a`` is not the
+        activation of its ``z`` is refused.
     Y : ndarray of shape (n, m)
-        Targets.
+        Targets (probability rows for the cross-entropy, as :func:`loss`).
+    loss : {"squared", "cross_entropy"}, default "squared"
+        The cost to differentiate; its gradient with respect to the output is
+        :func:`loss_gradient`.
 
     Returns
     -------
     list of (dW, db)
         Matching ``params`` in length and shapes.
     """
-    # Only W of layers 1.. enters the backward pass (b and the first W do not): their
-    # values are checked; the rest of params only for shape. The gradients are then
-    # checked for overflow.
+    kind = _choice(loss, "loss", LOSSES)
+    # A cache that forward made for these params (same objects, read-only arrays) was
+    # checked there, params included; any other cache is checked in full. The targets
+    # and the gradients (which may overflow) are checked in one pass at the end.
     _check_params(params, finite=False)
-    for i, (W, _) in enumerate(params[1:], start=1):
-        if not _all_finite(W):
-            raise ValueError(f"params[{i}] contains NaN or infinite values.")
-    _check_cache(params, cache)
-    Y = _check_targets(cache.z[-1], Y)
+    if not _proven(params, cache):
+        _check_cache(params, cache)
+    output = cache.z[-1]
+    if kind == "squared" and type(Y) is np.ndarray and Y.dtype == np.float64:
+        if Y.shape != output.shape:
+            _check_targets(output, Y)  # raises, naming the shapes
+        late = True
+    else:
+        Y, late = _check_targets(output, Y, kind), False
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        grads = _backward(params, cache, Y)
-    for dW, db in grads:
-        if not (_all_finite(dW) and _all_finite(db)):
-            raise ValueError(
-                "the gradient is not finite: the cache holds NaN or inf (it must come from "
-                f"forward), or the gradient overflows float64. {_OVERFLOW_HINT}"
-            )
+        grads = _backward(params, cache, Y, kind)
+    if not _finite(*((Y,) if late else ()), *(g for pair in grads for g in pair)):
+        if late:
+            _check_targets(output, Y)  # names Y if it is not finite
+        raise ValueError(
+            "the gradient is not finite: the cache holds NaN or inf (it must come from "
+            f"forward), or the gradient overflows float64. {_OVERFLOW_HINT}"
+        )
     return grads
 
 
-def _backward(params: Params, cache: Cache, Y: np.ndarray) -> Params:
+def _backward(params: Params, cache: Cache, Y: np.ndarray, loss: str = "squared") -> Params:
     """The backward pass of :func:`backward` on checked arguments (the lemma kernels)."""
+    activation = cache.activation
     grads: Params = [None] * len(params)  # type: ignore[list-item]
-    dz = _loss_gradient(cache.z[-1], Y)
+    dz = _loss_gradient(cache.z[-1], Y, loss)
     for i in range(len(params) - 1, -1, -1):
-        grads[i] = _linear_backward_weights(dz, cache.a[i])
+        grads[i] = (dz.T @ cache.a[i], dz.sum(axis=0))  # Lemma 1
         if i > 0:
-            da = _linear_backward_input(dz, params[i][0])
-            dz = _relu_backward(da, cache.z[i - 1], out=da)  # da is ours: overwrite it
+            da = dz @ params[i][0]  # Lemma 3
+            dz = _activation_backward(da, cache.z[i - 1], activation, out=da)  # Lemma 2
     return grads
 
 
@@ -494,6 +868,8 @@ def train(
     Y_val: np.ndarray | None = None,
     eval_every: int | None = None,
     snapshot_steps: Sequence[int] = (),
+    activation: str = "relu",
+    loss: str = "squared",
 ) -> TrainResult:
     r"""Mini-batch stochastic gradient descent (chapter 3, :eq:`dl-minibatch-step`).
 
@@ -510,7 +886,8 @@ def train(
     params : list of (W, b)
         Starting point; not modified (the function works on copies).
     X, Y : ndarray
-        Training inputs ``(n, d)`` and targets ``(n, m)``.
+        Training inputs ``(n, d)`` and targets ``(n, m)`` (probability rows, one-hot
+        for class labels, for the cross-entropy).
     learning_rate : float
         :math:`\alpha > 0`.
     batch_size : int
@@ -531,6 +908,10 @@ def train(
         step 0 and the last step. Default: about 100 records.
     snapshot_steps : sequence of int
         Steps after which a copy of the parameters is stored (``0`` = the start).
+    activation : {"relu", "sigmoid", "tanh", "identity"}, default "relu"
+        The hidden layers' activation, as :func:`forward`.
+    loss : {"squared", "cross_entropy"}, default "squared"
+        The cost minimised and recorded, as :func:`loss`.
 
     Returns
     -------
@@ -544,6 +925,8 @@ def train(
     ValueError
         For shapes that do not chain, non-finite data, or bad hyperparameters.
     """
+    activation = _choice(activation, "activation", ACTIVATIONS)
+    kind = _choice(loss, "loss", LOSSES)
     _check_params(params)
     X = as_float_array(X, "X", ndim=2)
     Y = as_float_array(Y, "Y", ndim=2)
@@ -567,6 +950,13 @@ def train(
                 f"X_val and Y_val must have shapes (n_val, {d}) and (n_val, {m}); got "
                 f"{X_val.shape} and {Y_val.shape}."
             )
+        if kind == "cross_entropy":
+            try:
+                Y_val = _probability_rows(Y_val)
+            except ValueError as err:
+                raise ValueError(str(err).replace("Y must", "Y_val must", 1)) from None
+    if kind == "cross_entropy":
+        Y = _probability_rows(Y)
     learning_rate = _real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
     batch_size = _positive_int(batch_size, "batch_size", maximum=n)
     tol = _real_number(tol, "tol", low=0.0)
@@ -593,10 +983,11 @@ def train(
     rng = as_rng(seed)
     params = [(W.astype(np.float64, copy=True), b.astype(np.float64, copy=True)) for W, b in params]
     return _train(params, X, Y, X_val, Y_val, learning_rate, batch_size, total, tol,
-                  eval_every, snap, rng)
+                  eval_every, snap, rng, activation, kind)
 
 
-def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every, snap, rng):
+def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every, snap, rng,
+           activation="relu", loss="squared"):
     """The steps of :func:`train` on checked arguments; updates ``params`` in place."""
     n = X.shape[0]
     batch_losses: list[float] = []
@@ -614,8 +1005,9 @@ def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every
         )
 
     def record(step: int) -> None:
-        J = _loss(_forward(params, X)[0], Y)
-        J_val = _loss(_forward(params, X_val)[0], Y_val) if X_val is not None else 0.0
+        J = _loss(_forward(params, X, activation)[0], Y, loss)
+        J_val = (_loss(_forward(params, X_val, activation)[0], Y_val, loss)
+                 if X_val is not None else 0.0)
         if not (math.isfinite(J) and math.isfinite(J_val)):
             if step == 0:  # no step taken yet: the data, not the learning rate
                 which = "X, Y" if not math.isfinite(J) else "X_val, Y_val"
@@ -645,12 +1037,12 @@ def _train(params, X, Y, X_val, Y_val, alpha, batch_size, total, tol, eval_every
             idx = order[pos : pos + batch_size]
             pos += batch_size
             xb, yb = X[idx], Y[idx]
-            out, cache = _forward(params, xb)
-            batch_loss = _loss(out, yb)
+            out, cache = _forward(params, xb, activation)
+            batch_loss = _loss(out, yb, loss)
             batch_losses.append(batch_loss)
             if not math.isfinite(batch_loss):
                 raise diverged(step, f"mini-batch cost ({batch_loss})")
-            grads = _backward(params, cache, yb)
+            grads = _backward(params, cache, yb, loss)
             for (W, b), (dW, db) in zip(params, grads, strict=True):
                 W -= alpha * dW
                 b -= alpha * db
