@@ -79,33 +79,35 @@ class _Origin:
 
     __slots__ = ("a", "activation", "params", "z")
 
-    def __init__(self, activation, params, a, z):
-        self.activation = activation
+    def __init__(self, cache, params):
+        self.activation = cache.activation
         self.params = tuple(params)
-        self.a = tuple(a)
-        self.z = tuple(z)
-
-    def __repr__(self) -> str:
-        return "<checked by forward>"
+        self.a = tuple(cache.a)
+        self.z = tuple(cache.z)
 
 
-class Cache(NamedTuple):
-    """What the forward pass keeps for the backward pass.
+class _CacheFields(NamedTuple):
+    a: list[np.ndarray]
+    z: list[np.ndarray]
+    activation: str = "relu"
+
+
+class Cache(_CacheFields):
+    """What the forward pass keeps for the backward pass: ``Cache(a, z, activation)``.
 
     ``a[l]`` is the input of layer ``l`` (so ``a[0]`` is ``X``) and ``z[l]`` its
     pre-activation, both with examples as rows; ``z[-1]`` is the output.
     ``activation`` names the hidden layers' activation, so that :func:`backward`
-    applies its derivative. ``origin`` is private: :func:`forward`'s record of what it
-    checked (``None`` for a cache built by hand, which :func:`backward` checks in
-    full, including ``a[l] = activation(z[l-1])``). The arrays :func:`forward` creates
-    are read-only; a cache holds for the params it was computed with, and
-    :func:`backward` refuses it with other params.
+    applies its derivative (:prf:ref:`bp-lemma-activation`). The arrays :func:`forward`
+    creates are read-only, and it records (privately) what it checked, so that
+    :func:`backward` need not check it again; a cache built or changed by hand
+    (``Cache(a, z, ...)``, ``cache._replace(...)``) is checked in full, including
+    ``a[l] = activation(z[l-1])``. A cache holds for the params it was computed
+    with: :func:`backward` refuses it with other params.
     """
 
-    a: list[np.ndarray]
-    z: list[np.ndarray]
-    activation: str = "relu"
-    origin: object = None
+    # no __slots__: an instance has a __dict__, where forward puts its private record
+    # (``_origin``); tuple equality, ``_replace`` and ``Cache(a, z)`` ignore it.
 
 
 @dataclass(frozen=True)
@@ -428,8 +430,9 @@ def forward(
         raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
     for arr in itertools.chain(a_list[1:], z_list):
         arr.flags.writeable = False
-    origin = _Origin(activation, (arr for layer in params for arr in layer), a_list, z_list)
-    return output, Cache(a_list, z_list, activation, origin)
+    cache = Cache(a_list, z_list, activation)
+    cache._origin = _Origin(cache, (arr for layer in params for arr in layer))
+    return output, cache
 
 
 _OVERFLOW_HINT = (
@@ -471,7 +474,9 @@ def softmax(z: np.ndarray) -> np.ndarray:
     (:math:`p` does not change, :eq:`bp-log-softmax`), so no exponential overflows:
     the result is finite, non-negative and its rows sum to 1 for any finite ``z``.
     """
-    return _softmax(_logits(z))
+    z = _logits(z)
+    with np.errstate(over="ignore"):  # z - max beyond float64 is -inf: e^-inf = 0, right
+        return _softmax(z)
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
@@ -709,7 +714,7 @@ _CACHE_HINT = "cache must be the second value returned by forward(params, X) for
 
 def _proven(params: Params, cache: object) -> bool:
     """Whether ``cache`` is, untouched, forward's cache for these very params."""
-    origin = cache.origin if type(cache) is Cache else None
+    origin = getattr(cache, "_origin", None) if type(cache) is Cache else None
     if type(origin) is not _Origin or origin.activation != cache.activation:
         return False
     flat = origin.params
@@ -761,7 +766,7 @@ def _check_cache(params: Params, cache: object) -> None:
             )
         if not (_all_finite(z) and _all_finite(a)):  # NaN would read as an inactive ReLU
             raise ValueError(f"{_CACHE_HINT}; its values of layer {i} are not finite.")
-    origin = cache.origin
+    origin = getattr(cache, "_origin", None)
     if isinstance(origin, _Origin) and len(origin.params) == 2 * len(params):
         flat = [arr for layer in params for arr in layer]
         for k, (mine, theirs) in enumerate(zip(flat, origin.params, strict=True)):

@@ -642,3 +642,333 @@ def test_train_initial_cost_overflow_is_not_a_divergence():
     with pytest.raises(ValueError, match="overflow") as info:
         nn.train(p0, X * 1e160, Y, learning_rate=0.1, batch_size=8, n_iter=3)
     assert not isinstance(info.value, nn.DivergenceError)
+
+
+# --- activations, softmax and the cross-entropy (issue 12) ----------------------------------
+# References: mpmath from the definitions (no log-sum-exp trick, enough digits for the
+# largest logit), central differences, and hand-built caches. autograd and torch compare
+# the gradients for every activation and loss in test_nn_autograd.py / test_nn_torch.py.
+
+
+def _mp_elementwise(f, z):
+    import mpmath as mp
+
+    with mp.workdps(40):
+        return np.array([float(f(mp.mpf(float(v)))) for v in np.ravel(z)]).reshape(np.shape(z))
+
+
+def _mp_sigmoid(t):
+    import mpmath as mp
+
+    return 1 / (1 + mp.exp(-t))
+
+
+Z_GRID = np.concatenate([np.linspace(-40, 40, 161), [-745.5, -700.0, -37.0, 0.0, 1e-300,
+                                                      37.0, 700.0, -1e300, 1e300]])
+
+
+def test_sigmoid_and_derivatives_against_mpmath():
+    import mpmath as mp
+
+    np.testing.assert_allclose(nn.sigmoid(Z_GRID), _mp_elementwise(_mp_sigmoid, Z_GRID),
+                               rtol=4e-16, atol=0)
+    # the derivatives keep full relative precision in the tails (no 1 - s cancellation)
+    # (references: e^-z / (1 + e^-z)^2 = s (1 - s) and 1 / cosh^2 = 1 - tanh^2, which do
+    # not cancel in mpmath's unbounded exponent range)
+    ref_s = _mp_elementwise(lambda t: mp.exp(-t) / (1 + mp.exp(-t)) ** 2, Z_GRID)
+    np.testing.assert_allclose(nn.sigmoid_derivative(Z_GRID), ref_s, rtol=1e-14, atol=0)
+    ref_t = _mp_elementwise(lambda t: 1 / mp.cosh(t) ** 2, Z_GRID)
+    np.testing.assert_allclose(nn.tanh_derivative(Z_GRID), ref_t, rtol=1e-14, atol=0)
+    assert nn.sigmoid(np.array([1e300]))[0] == 1.0 and nn.sigmoid(np.array([-1e300]))[0] == 0
+    for f in (nn.sigmoid, nn.sigmoid_derivative, nn.tanh_derivative, nn.softmax,
+              nn.log_softmax):
+        assert np.all(np.isfinite(f(Z_GRID)))
+
+
+def test_activation_derivatives_match_finite_differences_and_sympy():
+    z = np.linspace(-4, 4, 33)
+    for f, df in ((nn.sigmoid, nn.sigmoid_derivative), (np.tanh, nn.tanh_derivative)):
+        num = numerical_gradient(lambda v, f=f: float(np.sum(f(v))), z, eps=1e-5)
+        assert book_rel_err(df(z), num) < 1e-9
+    t = sp.Symbol("t", real=True)
+    s = 1 / (1 + sp.exp(-t))
+    assert sp.simplify(sp.diff(s, t) - s * (1 - s)) == 0
+    assert sp.simplify(sp.diff(sp.tanh(t), t) - (1 - sp.tanh(t) ** 2)) == 0
+    # the computed forms t / (1 + t)^2 and 4t / (1 + t)^2 with t = e^(-|z|), e^(-2|z|)
+    for sign in (1, -1):
+        u = sp.exp(-sign * t)
+        assert sp.simplify(u / (1 + u) ** 2 - s * (1 - s)) == 0
+        u2 = sp.exp(-2 * sign * t)
+        assert sp.simplify((4 * u2 / (1 + u2) ** 2 - (1 - sp.tanh(t) ** 2)).rewrite(sp.exp)) == 0
+
+
+@pytest.mark.parametrize("scale", [1.0, 50.0, 1e5, 1e150, 1e300])
+def test_softmax_and_log_softmax_against_mpmath(scale):
+    import mpmath as mp
+
+    from references import mp_softmax
+
+    rng = np.random.default_rng(int(np.log10(scale)))
+    Z = rng.standard_normal((4, 6)) * scale
+    P = nn.softmax(Z)
+    for z, p in zip(Z, P, strict=True):
+        np.testing.assert_allclose(p, mp_softmax(z), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-15)
+    L = nn.log_softmax(Z)
+    assert np.all(np.isfinite(L)) and np.all(L <= 0)
+    with mp.workdps(340):
+        for z, row in zip(Z, L, strict=True):
+            lse = mp.log(mp.fsum(mp.exp(mp.mpf(float(v))) for v in z))
+            ref = np.array([float(mp.mpf(float(v)) - lse) for v in z])
+            np.testing.assert_allclose(row, ref, rtol=1e-14, atol=1e-14)
+    # a single vector is one row
+    np.testing.assert_array_equal(nn.softmax(Z[0]), P[0])
+    np.testing.assert_array_equal(nn.log_softmax(Z[0]), L[0])
+
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 1e5, 1e150, 1e300])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_against_mpmath_definition(scale, soft):
+    from references import mp_cross_entropy, random_targets
+
+    rng = np.random.default_rng(7 + int(np.log10(scale)))
+    Z = rng.standard_normal((6, 4)) * scale
+    Y = random_targets(rng, 6, 4, "cross_entropy", soft=soft)
+    J = nn.loss(Z, Y, loss="cross_entropy")
+    ref = mp_cross_entropy(Z, Y)
+    assert np.isfinite(J)
+    assert abs(J - ref) <= 1e-14 * max(1.0, abs(ref))
+
+
+def test_cross_entropy_at_plus_minus_1e300():
+    from references import mp_cross_entropy
+
+    Z = np.array([[1e300, -1e300, 0.0], [-1e300, -1e300, -1e300], [1e300, 1e300, -1e300]])
+    for Y, expected in [
+        (np.eye(3)[[0, 0, 0]], [0.0, np.log(3), np.log(2)]),  # right, uniform, a tie
+        (np.eye(3)[[1, 2, 2]], [2e300, np.log(3), 2e300]),  # wrong by 2e300
+    ]:
+        J = nn.loss(Z, Y, loss="cross_entropy")
+        assert J == pytest.approx(np.mean(expected), rel=1e-15)
+        assert J == pytest.approx(mp_cross_entropy(Z, Y), rel=1e-15)
+        dZ = nn.loss_gradient(Z, Y, loss="cross_entropy")
+        assert np.all(np.isfinite(dZ))
+        np.testing.assert_allclose(dZ, (nn.softmax(Z) - Y) / 3, rtol=0, atol=0)
+    # the same through a network: a one-layer net whose logits are 1e300
+    params = [(np.array([[1e300], [-1e300], [0.0]]), np.zeros(3))]
+    X, Y = np.ones((1, 1)), np.eye(3)[[1]]
+    out, cache = nn.forward(params, X)
+    assert nn.loss(out, Y, loss="cross_entropy") == 2e300
+    (dW, db), = nn.backward(params, cache, Y, loss="cross_entropy")
+    np.testing.assert_array_equal(db, [1.0, -1.0, 0.0])
+    np.testing.assert_array_equal(dW, [[1.0], [-1.0], [0.0]])
+    # a cost beyond float64 is an error, not inf
+    with pytest.raises(ValueError, match="cost overflows"):
+        nn.loss(np.array([[1.5e308, -1.5e308]]), np.array([[0.0, 1.0]]), loss="cross_entropy")
+
+
+def test_cross_entropy_gradient_is_softmax_minus_y_and_matches_differences():
+    rng = np.random.default_rng(3)
+    Z = rng.standard_normal((5, 4)) * 2
+    for Y in (np.eye(4)[rng.integers(0, 4, 5)], rng.dirichlet(np.ones(4), 5)):
+        G = nn.loss_gradient(Z, Y, loss="cross_entropy")
+        np.testing.assert_allclose(G, (nn.softmax(Z) - Y / Y.sum(1, keepdims=True)) / 5,
+                                   rtol=1e-15, atol=1e-17)
+        num = numerical_gradient(lambda v, Y=Y: nn.loss(v, Y, loss="cross_entropy"), Z,
+                                 eps=1e-5)
+        assert book_rel_err(G, num) < 1e-9
+        np.testing.assert_allclose(G.sum(axis=1), 0.0, atol=1e-16)  # rows of p - y
+
+
+def test_cross_entropy_targets_must_be_probability_rows():
+    Z = np.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"Y must hold one probability row.*negative"):
+        nn.loss(Z, np.array([[1.0, 0.5, -0.5], [1.0, 0, 0]]), loss="cross_entropy")
+    with pytest.raises(ValueError, match="row 1 sums to 2"):
+        nn.loss(Z, np.array([[1.0, 0, 0], [1.0, 1.0, 0]]), loss="cross_entropy")
+    with pytest.raises(ValueError, match="Y"):
+        nn.backward(*_ce_problem()[:2], np.ones((4, 3)), loss="cross_entropy")
+    with pytest.raises(ValueError, match="Y must"):
+        nn.loss_gradient(Z, np.zeros((2, 3)), loss="cross_entropy")
+    # rows that sum to 1 up to rounding are accepted and renormalised exactly
+    Y = np.array([[0.1, 0.2, 0.7], [1 / 3, 1 / 3, 1 / 3]])
+    assert nn.loss(Z, Y, loss="cross_entropy") == pytest.approx(np.log(3), rel=1e-15)
+    # the squared loss still takes any real targets
+    assert nn.loss(Z, -Y, loss="squared") > 0
+
+
+def _ce_problem(activation="relu"):
+    params, X, _ = random_problem([3, 5, 3], 4, seed=5)
+    _, cache = nn.forward(params, X, activation=activation)
+    return params, cache, X
+
+
+@pytest.mark.parametrize("loss", nn.LOSSES)
+@pytest.mark.parametrize("activation", nn.ACTIVATIONS)
+def test_backward_every_activation_and_loss_matches_finite_differences(activation, loss):
+    from references import random_targets
+
+    params, X, _ = random_problem([3, 5, 4, 3], 6, seed=17)
+    Y = random_targets(np.random.default_rng(1), 6, 3, loss)
+    _, cache = nn.forward(params, X, activation=activation)
+    assert cache.activation == activation
+    grads = nn.backward(params, cache, Y, loss=loss)
+    for l, (W, b) in enumerate(params):
+        for j, arr in enumerate((W, b)):
+            def J(v, l=l, j=j):
+                q = [list(p) for p in params]
+                q[l][j] = v
+                return nn.loss(nn.forward(q, X, activation=activation)[0], Y, loss=loss)
+
+            num = numerical_gradient(J, arr, eps=1e-6)
+            assert book_rel_err(grads[l][j], num) < 1e-8, (l, j)
+
+
+def test_forward_activations_by_hand():
+    params, X, _ = random_problem([3, 5, 4, 2], 6, seed=8)
+    (W1, b1), (W2, b2), (W3, b3) = params
+    for name, f in [("relu", lambda z: np.maximum(z, 0)), ("tanh", np.tanh),
+                    ("sigmoid", lambda z: 1 / (1 + np.exp(-z))), ("identity", lambda z: z)]:
+        out, cache = nn.forward(params, X, activation=name)
+        h = f(f(X @ W1.T + b1) @ W2.T + b2) @ W3.T + b3  # the output layer is affine
+        np.testing.assert_allclose(out, h, rtol=1e-13, atol=1e-14)
+        np.testing.assert_allclose(cache.a[2], f(cache.z[1]), rtol=1e-15, atol=0)
+    # the default is ReLU, as before
+    np.testing.assert_array_equal(nn.forward(params, X)[0],
+                                  nn.forward(params, X, activation="relu")[0])
+
+
+@pytest.mark.parametrize("bad", ["Relu", "softmax", "", None, 1, ["relu"]])
+def test_bad_activation_and_loss_names(bad):
+    params, X, Y = random_problem([3, 4, 2], 5, seed=0)
+    out, cache = nn.forward(params, X)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        nn.forward(params, X, activation=bad)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        nn.loss(out, Y, loss=bad)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        nn.loss_gradient(out, Y, loss=bad)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        nn.backward(params, cache, Y, loss=bad)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        nn.train(params, X, Y, learning_rate=0.1, batch_size=2, n_iter=1, activation=bad)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        nn.train(params, X, Y, learning_rate=0.1, batch_size=2, n_iter=1, loss=bad)
+
+
+def test_cache_of_another_activation_or_params_is_refused():
+    params, X, Y = random_problem([3, 5, 4, 2], 6, seed=9)
+    _, cache = nn.forward(params, X, activation="tanh")
+    # the activation was changed after forward, or a hand-built cache claims another one
+    with pytest.raises(ValueError, match="is not relu"):
+        nn.backward(params, cache._replace(activation="relu"), Y)
+    relu_cache = nn.forward(params, X)[1]
+    with pytest.raises(ValueError, match="is not sigmoid"):
+        nn.backward(params, nn.Cache(relu_cache.a, relu_cache.z, "sigmoid"), Y)
+    with pytest.raises(ValueError, match="activation 'softplus' is none of"):
+        nn.backward(params, nn.Cache(relu_cache.a, relu_cache.z, "softplus"), Y)
+    # params of the same shapes but other values
+    other = [(W + 0.5, b) for W, b in params]
+    with pytest.raises(ValueError, match=r"other params \(params\[0\] differs\)"):
+        nn.backward(other, cache, Y)
+    other = [params[0], params[1], (params[2][0], params[2][1] + 1.0)]
+    with pytest.raises(ValueError, match=r"params\[2\] differs"):
+        nn.backward(other, cache, Y)
+    # equal copies (another container, float32-exact values) are the same params
+    expected = nn.backward(params, cache, Y)
+    for same in ([(W.copy(), b.copy()) for W, b in params], tuple(map(tuple, params))):
+        for g, e in zip(nn.backward(same, cache, Y), expected, strict=True):
+            np.testing.assert_array_equal(g[0], e[0])
+            np.testing.assert_array_equal(g[1], e[1])
+    # a consistent hand-built cache is accepted and gives the same gradient
+    built = nn.Cache(list(cache.a), list(cache.z), "tanh")
+    for g, e in zip(nn.backward(params, built, Y), expected, strict=True):
+        np.testing.assert_array_equal(g[0], e[0])
+    # an array swapped into forward's cache: checked in full, refused when inconsistent
+    swapped = list(cache.a)
+    swapped[1] = swapped[1] + 1e-3
+    with pytest.raises(ValueError, match="is not tanh"):
+        nn.backward(params, cache._replace(a=swapped), Y)
+
+
+def test_forward_cache_is_read_only_and_hand_caches_are_copied_not_changed():
+    params, X, Y = random_problem([3, 5, 2], 4, seed=2)
+    _, cache = nn.forward(params, X)
+    for arr in [*cache.a[1:], *cache.z]:
+        assert not arr.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            arr[...] = 0.0
+    assert cache.a[0] is X and X.flags.writeable  # the caller's X is left alone
+    # the training loop, which reuses forward's kernel, is unaffected
+    nn.train(params, X, Y, learning_rate=0.1, batch_size=2, n_iter=3, seed=0)
+
+
+def test_train_with_cross_entropy_and_tanh():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 2))
+    labels = (X[:, 0] * X[:, 1] > 0).astype(int) + (X[:, 0] > 1)
+    Y = np.eye(3)[labels]
+    p0 = nn.init_params([2, 16, 3], seed=0, gain=1.0)
+    res = nn.train(p0, X, Y, learning_rate=0.5, batch_size=15, n_epochs=60, seed=1,
+                   activation="tanh", loss="cross_entropy", X_val=X[:30], Y_val=Y[:30])
+    assert res.history[0] == pytest.approx(
+        nn.loss(nn.forward(p0, X, activation="tanh")[0], Y, loss="cross_entropy"), rel=1e-14)
+    last = nn.forward(res.params, X, activation="tanh")[0]
+    assert res.history[-1] == pytest.approx(nn.loss(last, Y, loss="cross_entropy"), rel=1e-14)
+    assert res.history[-1] < 0.5 * res.history[0]
+    assert np.mean(last.argmax(axis=1) == labels) > 0.9
+    # one full-batch step is one gradient step on the cross-entropy of a tanh network
+    p = nn.train(p0, X, Y, learning_rate=0.1, batch_size=90, n_iter=1, seed=0,
+                 activation="tanh", loss="cross_entropy").params
+    g = nn.backward(p0, nn.forward(p0, X, activation="tanh")[1], Y, loss="cross_entropy")
+    for (W, b), (W0, b0), (dW, db) in zip(p, p0, g, strict=True):
+        np.testing.assert_allclose(W, W0 - 0.1 * dW, rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(b, b0 - 0.1 * db, rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="Y must hold one probability row"):
+        nn.train(p0, X, 2 * Y, learning_rate=0.1, batch_size=5, n_iter=1, loss="cross_entropy")
+    with pytest.raises(ValueError, match="Y_val must hold one probability row"):
+        nn.train(p0, X, Y, learning_rate=0.1, batch_size=5, n_iter=1, loss="cross_entropy",
+                 X_val=X[:3], Y_val=-Y[:3])
+
+
+def test_init_params_gain():
+    he = nn.init_params([30, 20, 4], seed=3)
+    same = nn.init_params([30, 20, 4], seed=3, gain=None)
+    for (W, _), (V, _) in zip(he, same, strict=True):
+        np.testing.assert_array_equal(W, V)
+    # the draws before this option: standard normals times sqrt(2 / fan_in), exactly
+    rng = np.random.default_rng(3)
+    np.testing.assert_array_equal(he[0][0], rng.standard_normal((20, 30)) * np.sqrt(2 / 30))
+    one = nn.init_params([30, 20, 4], seed=3, gain=1.0)
+    half = nn.init_params([30, 20, 4], seed=3, gain=0.5)
+    for (W1, _), (Wh, _), (Wg, _) in zip(one, half, he, strict=True):
+        np.testing.assert_array_equal(Wh, 0.5 * W1)  # rescaled copies of the same draw
+        np.testing.assert_allclose(Wg, np.sqrt(2) * W1, rtol=1e-15)
+    big = nn.init_params([400, 300], seed=0, gain=3.0)[0][0]
+    assert abs(big.std() / (3 / np.sqrt(400)) - 1) < 0.02
+    for bad in (0.0, -1.0, np.nan, np.inf, "1", True, 1e7):
+        with pytest.raises(ValueError, match="gain"):
+            nn.init_params([3, 2], seed=0, gain=bad)
+
+
+@pytest.mark.parametrize(
+    ("func", "arg", "match"),
+    [(f, a, m) for f in (nn.sigmoid, nn.sigmoid_derivative, nn.tanh_derivative, nn.softmax,
+                         nn.log_softmax)
+     for a, m in [(np.array([1j]), "real"), (np.array([np.nan]), "NaN"),
+                  (np.array(["a"]), "numeric"), (np.array([]), "empty"),
+                  (np.array([np.inf, 0.0]), "NaN")]]
+    + [(nn.softmax, np.ones((2, 2, 2)), r"z must be a vector \(k,\) or a batch"),
+       (nn.log_softmax, np.float64(1.0), r"z must be a vector \(k,\) or a batch")],
+)
+def test_new_elementwise_functions_validate(func, arg, match):
+    copy = np.array(arg, copy=True)
+    with pytest.raises(ValueError, match=match):
+        func(arg)
+    np.testing.assert_array_equal(arg, copy)
+
+
+def test_log_softmax_of_logits_spread_beyond_float64_is_an_error():
+    with pytest.raises(ValueError, match="log_softmax"):
+        nn.log_softmax(np.array([1.5e308, -1.5e308]))
+    np.testing.assert_array_equal(nn.softmax(np.array([1.5e308, -1.5e308])), [1.0, 0.0])
