@@ -1975,6 +1975,110 @@ for _name, _ref in (
     )
 
 
+# --- ridge -------------------------------------------------------------------------------
+
+
+def ref_ridge(X, y, alpha, intercept=False):
+    """The exact solution of (X^T X + alpha D) theta = X^T y (Fractions), D = I or I with
+    a zero for the intercept; alpha = 0 is the normal equation's reference."""
+    if X.ndim != 2 or y.ndim not in (1, 2) or y.shape[0] != X.shape[0] or not (X.size and y.size):
+        raise Undefined("the shapes of X and y do not match, or one is empty")
+    if not isinstance(intercept, (bool, np.bool_)):
+        raise Undefined("intercept is not a bool")
+    if intercept and not np.all(X[:, 0] == 1.0):
+        raise Undefined("intercept=True without a column of ones first")
+    if alpha == 0:
+        return ls_reference(X, y)[0]
+    d = X.shape[1]
+    pen = np.full(d, float(alpha))
+    if intercept:
+        pen[0] = 0.0
+    with np.errstate(all="ignore"):
+        A = np.vstack([X, np.diag(np.sqrt(pen))])  # the augmented matrix, for kappa only
+    Ae = np.ldexp(A, -_column_exponents(A))
+    s = np.linalg.svd(Ae, compute_uv=False)
+    if s[-1] <= 1e3 * d * np.finfo(np.float64).eps * s[0]:
+        # documented: alpha below rounding level in some direction of a rank-deficient
+        # X gives the minimum-norm solution of the augmented problem, with a warning
+        def check_warned(theta):
+            finite_float(theta, (d, *y.shape[1:]), "theta")
+            assert linear.RankDeficientWarning in CALL_WARNINGS, "no RankDeficientWarning"
+
+        return check_warned
+    FX, Fy = frac(X), frac(y)
+    G = FX.T @ FX
+    for j in range(d):
+        G[j, j] += Fraction(pen[j])
+    exact = solve_exact(G, FX.T @ Fy)
+    if exact is None:
+        raise Undefined("singular")
+    representable(exact)
+    kappa = float(s[0] / s[-1])
+    return _weighted_checker(exact, A, 1e-13 * d * (kappa + kappa**2) + 1e-13)
+
+
+RIDGE_SCALARS = {"alpha": Param("real", 0.0)}
+
+
+def _valid_ridge(draw):
+    _, X, y = _valid_Xy(draw, wide=draw(st.booleans(), label="wide"))
+    intercept = draw(st.booleans(), label="intercept")
+    if intercept:
+        X[:, 0] = 1.0
+    alpha = pick(draw, [0.0, 1e-3, 0.5, 3.0, 100.0], "alpha")
+    if alpha == 0.0 and X.shape[0] < X.shape[1]:
+        alpha = 1.0
+    return {"X": X, "y": y, "alpha": alpha, "intercept": intercept}
+
+
+def _ridge_extreme(draw):
+    kw = _valid_ridge(draw)
+    kw["intercept"] = False
+    e = pick(draw, [-600, -300, 0, 300, 600], "X exponent")
+    kw["X"] = kw["X"] * pow2(e)
+    kw["alpha"] = kw["alpha"] * 2.0 ** (2 * e) if abs(2 * e) < 1000 else kw["alpha"]
+    kw["y"] = kw["y"] * pow2(pick(draw, [-1000, -300, 0, 300, 1000], "y exponent"))
+    return custom(linear.ridge, kw, lambda: ref_ridge(**kw), names=("X", "y", "alpha"),
+                  label=f"X scaled by 2**{e}")
+
+
+def _ridge_degenerate(draw):
+    rng = rng_of(draw)
+    d = draw(st.integers(2, 4), label="d")
+    X = rng.standard_normal((draw(st.integers(1, d + 3), label="n"), d))
+    variant = pick(draw, ["duplicate column", "zero column", "zero X", "wide"])
+    if variant == "duplicate column":
+        X[:, 1] = X[:, 0]
+    elif variant == "zero column":
+        X[:, -1] = 0.0
+    elif variant == "zero X":
+        X[:] = 0.0
+    kw = {"X": X, "y": rng.standard_normal(X.shape[0]),
+          "alpha": pick(draw, [1e-2, 1.0, 10.0], "alpha")}
+    return custom(linear.ridge, kw, lambda: ref_ridge(**kw), names=("X", "y", "alpha"),
+                  label=variant)
+
+
+def _ridge_bad_intercept(draw):
+    kw = _valid_ridge(draw)
+    label, value = pick(draw, [("str", "yes"), ("int", 1), ("none", None), ("array", np.ones(1))],
+                        "intercept")
+    kw["intercept"] = value
+    return custom(linear.ridge, kw, None, names=("intercept",), label=f"intercept={label}")
+
+
+spec(
+    "linear.ridge",
+    valid=_valid_ridge,
+    ref=ref_ridge,
+    arrays={"X": ("X",), "y": ("y",)},
+    shape_names=("X", "y", "intercept"),
+    scalars=RIDGE_SCALARS,
+    extra={"extreme": _ridge_extreme, "degenerate": _ridge_degenerate,
+           "bad_scalar": _ridge_bad_intercept},
+)
+
+
 # --- gradient_descent -------------------------------------------------------------------
 
 
@@ -3982,6 +4086,130 @@ spec(
         "degenerate": _fit_degenerate,
     },
     tier="slow",
+)
+
+
+# --- kmeans ---------------------------------------------------------------------------------
+
+
+def _kmeans_properties(X, k, max_iter, result):
+    """What holds for any kmeans result on X: labels are the nearest returned centres,
+    inertia is their sum of squared distances, the objective never increases."""
+    assert isinstance(result, gmm.KMeansResult), type(result).__name__
+    n, d = X.shape
+    C = finite_float(result.centres, (k, d), "centres")
+    labels = np.asarray(result.labels)
+    assert labels.shape == (n,) and labels.dtype.kind in "iu", f"labels {labels!r}"
+    assert labels.min() >= 0 and labels.max() < k, "labels out of range"
+    sq = ((X[:, None, :] - C[None, :, :]) ** 2).sum(axis=2)
+    best = sq.min(axis=1)
+    own = sq[np.arange(n), labels]
+    scale = float(np.max(sq)) if sq.size else 0.0
+    assert np.all(own <= best + 1e-12 * scale), "a label is not the nearest centre"
+    assert math.isclose(result.inertia, float(own.sum()), rel_tol=1e-10,
+                        abs_tol=1e-12 * scale * n), f"inertia {result.inertia}"
+    hist = finite_float(result.inertias, (result.n_iter,), "inertias")
+    assert 0 <= result.n_iter <= max_iter, f"n_iter {result.n_iter}"
+    assert np.all(np.diff(hist) <= 1e-10 * (abs(hist[:-1]) + 1e-300)), "inertia increased"
+    if hist.size:
+        assert result.inertia <= hist[-1] * (1 + 1e-10) + 1e-300, "inertia above the last"
+
+
+def ref_kmeans(X, k, init="k-means++", max_iter=300, tol=1e-4, seed=None):
+    if X.ndim != 2 or not X.size or not 1 <= k <= X.shape[0]:
+        raise Undefined("X is not a non-empty matrix or k is not in 1..n")
+    given = not isinstance(init, str)
+    if given and np.shape(init) != (k, X.shape[1]):
+        raise Undefined("init has the wrong shape")
+    from sklearn.cluster import KMeans
+
+    ref = None
+    if given and max_iter > 0:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = KMeans(n_clusters=k, init=np.asarray(init, dtype=np.float64), n_init=1,
+                         algorithm="lloyd", max_iter=max_iter, tol=tol).fit(X)
+
+    def check(result):
+        _kmeans_properties(X, k, max_iter, result)
+        if ref is not None and len(set(ref.labels_)) == k:  # no empty-cluster reseeding
+            assert np.array_equal(result.labels, ref.labels_), "labels differ from sklearn"
+            relative_close(result.centres, ref.cluster_centers_, 1e-10, "centres")
+            assert math.isclose(result.inertia, ref.inertia_, rel_tol=1e-9, abs_tol=1e-300)
+
+    return check
+
+
+def _valid_kmeans(draw):
+    rng = rng_of(draw)
+    d = draw(st.integers(1, 3), label="d")
+    k = draw(st.integers(1, 4), label="k")
+    centres = rng.uniform(-5, 5, (k, d))
+    n = draw(st.integers(k, 12), label="n")
+    X = centres[rng.integers(0, k, n)] + rng.standard_normal((n, d))
+    X[:k] = centres + 0.1 * rng.standard_normal((k, d))
+    kw = {"X": X, "k": k, "max_iter": pick(draw, [0, 1, 5, 300], "max_iter"),
+          "tol": pick(draw, [0.0, 1e-4, 0.1], "tol")}
+    if draw(st.booleans(), label="given start"):
+        kw["init"] = X[rng.choice(n, k, replace=False)].copy()
+    else:
+        kw["seed"] = draw(st.integers(0, 2**16), label="seed")
+    return kw
+
+
+def _kmeans_extreme(draw):
+    kw = _valid_kmeans(draw)
+    e = pick(draw, [-400, -200, 200, 400], "exponent")
+    base = {**kw}
+    kw["X"] = kw["X"] * pow2(e)
+    if "init" in kw:
+        kw["init"] = kw["init"] * pow2(e)
+
+    def ref():  # an exact scaling identity: the unscaled problem, scaled by 2**e
+        r = gmm.kmeans(**base)
+        check_props = ref_kmeans(**kw)
+
+        def check(result):
+            check_props(result)
+            assert np.array_equal(result.labels, r.labels), "labels change with the scale"
+            relative_close(result.centres, r.centres * pow2(e), 1e-12, "centres")
+
+        return check
+
+    return custom(gmm.kmeans, kw, ref, names=("X", "init"), label=f"X scaled by 2**{e}")
+
+
+def _kmeans_degenerate(draw):
+    rng = rng_of(draw)
+    variant = pick(draw, ["coinciding points", "k = n", "constant column", "duplicated start"])
+    X = rng.standard_normal((6, 2))
+    k = 3
+    kw = {"X": X, "k": k, "seed": 0}
+    if variant == "coinciding points":
+        X[:] = X[0]
+    elif variant == "k = n":
+        kw["k"] = X.shape[0]
+    elif variant == "constant column":
+        X[:, 1] = 2.0
+    else:
+        kw["init"] = np.repeat(X[:1], k, axis=0)
+    return custom(gmm.kmeans, kw, lambda: ref_kmeans(**kw), names=("X", "k", "init"),
+                  label=variant)
+
+
+spec(
+    "gmm.kmeans",
+    valid=_valid_kmeans,
+    ref=ref_kmeans,
+    arrays={"X": ("X",), "init": ("init",)},
+    shape_names=("k", "X", "init"),
+    scalars={
+        "k": Param("int", 1),
+        "max_iter": Param("int", 0, 10**7),
+        "tol": Param("real", 0.0),
+        "seed": Param("seed"),
+    },
+    extra={"extreme": _kmeans_extreme, "degenerate": _kmeans_degenerate},
 )
 
 
