@@ -1,16 +1,17 @@
-"""Least squares: the normal equation solver and gradient descent.
+"""Least squares: the normal equation solver, ridge regression and gradient descent.
 
 Chapter 2 of the book (``chapters/02_normal_equation.ipynb``) derives everything here:
 the cost :eq:`ne-cost`, its gradient :eq:`ne-gradient`, the normal equations
-:eq:`ne-normal-equations` and their solution :eq:`ne-normal-equation`, and the gradient
-descent update :eq:`ne-gd-update`. Data layout: examples are rows, ``X`` has shape
-``(n, d)``.
+:eq:`ne-normal-equations` and their solution :eq:`ne-normal-equation`, ridge regression
+:eq:`ne-ridge` (the MAP estimate :eq:`ne-ridge-map`), and the gradient descent update
+:eq:`ne-gd-update`. Data layout: examples are rows, ``X`` has shape ``(n, d)``.
 
 :func:`normal_equation` is fast when ``X`` is well conditioned and accurate when it is
-not. It solves the normal equations by Cholesky (one pass over ``X`` to form
-:math:`X^\\top X`), estimates the condition number from the Cholesky factor, and falls
-back to an SVD of ``X`` itself when the normal equations would lose too many digits
-(section "Numerics" of the chapter: :math:`\\kappa(X^\\top X) = \\kappa(X)^2`).
+not. It solves the normal equations by Cholesky (one pass over ``X`` forms
+:math:`X^\\top X` and :math:`X^\\top y`, and shows whether ``X`` is finite),
+estimates the condition number from the Cholesky factor, and falls back to an SVD of
+``X`` itself when the normal equations would lose too many digits (section "Numerics"
+of the chapter: :math:`\\kappa(X^\\top X) = \\kappa(X)^2`).
 """
 
 from __future__ import annotations
@@ -356,8 +357,9 @@ def least_squares(
 
     1. Equilibrate: scale each column of ``X`` by a power of two near ``1/norm`` (exact
        in floating point; it lowers the condition number for free).
-    2. ``method="auto"`` or ``"cholesky"``: form :math:`G = X^\top X` (one BLAS pass over
-       ``X``), factor :math:`G = R^\top R` (Cholesky) and estimate
+    2. ``method="auto"`` or ``"cholesky"``: form :math:`G = X^\top X` and
+       :math:`X^\top y` in one pass over ``X`` (BLAS ``syrk``; a NaN or inf in ``X``
+       shows on the diagonal of :math:`G`, so ``X`` needs no separate check), factor :math:`G = R^\top R` (Cholesky) and estimate
        :math:`\kappa(G)` from ``R`` (LAPACK ``dpocon``). If the factorisation succeeds
        and :math:`\kappa(G) \le` :data:`COND_LIMIT`, solve the two triangular systems.
     3. Otherwise (or with ``method="svd"``): solve by the SVD of the equilibrated ``X``
@@ -448,7 +450,8 @@ def _solve_scaled(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> 
     n, d = Xa.shape
 
     use_cholesky = method != "svd" and n >= d
-    # One BLAS call (syrk) forms X^T X: the floor of the cost. The column norms are
+    # One pass over X (syrk, _gram) forms X^T X, and X^T y with it: the floor of the
+    # cost. The column norms are
     # the square roots of its diagonal, so they cost no extra pass over X, unless a
     # column is so small (or large) that its square under- or overflows: then the
     # norms are measured without squaring and X^T X is formed again from X D. The
