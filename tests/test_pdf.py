@@ -111,6 +111,47 @@ def test_contents_page_lists_every_chapter_with_its_page_number(reader, texts):
         assert f"{title} {outline[title] + 1}" in contents, f"contents: no '{title} <page>'"
 
 
+def _loose(text: str) -> str:
+    """A pattern for text however the PDF's lines broke it ("mini-\\nbatch")."""
+    return r"\s*".join(re.escape(c) for c in re.sub(r"\s", "", text))
+
+
+def _headings(name: str) -> list[str]:
+    """The page's title, and the titles of a numbered chapter's sections (as in the
+    contents); titles with maths are left out (their glyphs come out of the PDF's text
+    elsewhere on the line)."""
+    found = [_title(name)]
+    if re.match(r"chapters/\d\d_", name):
+        for h2 in re.findall(r"<h2>(.*?)</h2>", _article(name), re.S):
+            if "math" not in h2:
+                h2 = re.sub(r'<a class="headerlink".*?</a>', "", h2)
+                found.append(_norm(html.unescape(re.sub(r"<[^>]+>", "", h2))))
+    return found
+
+
+def test_contents_page_numbers_are_where_the_titles_are(reader, texts):
+    """The page number the contents gives each chapter and section is the page on which
+    its title is printed (read from the PDF's text, not from its bookmarks: the numbers
+    were once taken from a print whose layout differed from the final one by a page)."""
+    outline = dict(_outline(reader))
+    start, end = outline["Contents"], outline[_title(PAGES[0])]  # the contents' pages
+    contents = " ".join(texts[start:end])
+    pages = [re.sub(r"\s", "", t) for t in texts]
+    wrong, checked = [], 0
+    for name in PAGES:
+        for title in _headings(name):
+            m = re.search(_loose(title) + r"\s+(\d+)(?!\d)", contents)
+            assert m, f"the contents do not list {title!r} with a page number"
+            number, checked = int(m.group(1)), checked + 1
+            where = [
+                i + 1 for i, t in enumerate(pages) if i >= end and re.sub(r"\s", "", title) in t
+            ]
+            if number not in where:
+                wrong.append(f"{title!r}: contents say {number}, printed on {where[:3]}")
+    assert checked > len(PAGES), "no section of a numbered chapter was checked"
+    assert not wrong, "contents page numbers that are not where the titles are: " + "; ".join(wrong)
+
+
 def test_maths_is_typeset_not_tex(texts):
     """TeX in the PDF's text only where the chapters' code (printed verbatim) has it."""
     allowed = 0

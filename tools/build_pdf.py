@@ -7,7 +7,8 @@ driven by Playwright, as in the browser test) loads it from a local server, Math
 typesets the maths (the equation numbers are Sphinx's, as on the web pages), tables and
 equations wider than the page are scaled to fit, and Chromium prints it, with the page
 number in the footer, twice: the first print tells on which page each heading lands,
-the second carries those numbers on the contents page. pypdf then adds the bookmarks
+the second carries those numbers on the contents page and is checked to show the pages
+on which its own headings landed (each print from a freshly loaded page: see print_pdf). pypdf then adds the bookmarks
 (parts, pages, sections). Because the book is one document, every cross-reference (an
 equation, a section, a citation, another chapter) is a link inside the PDF.
 
@@ -46,6 +47,8 @@ from chromium import CHROMIUM, CHROMIUM_ARGS  # the browser test's Chromium and 
 
 ROOT = Path(__file__).resolve().parent.parent
 
+MAX_PRINTS = 4  # prints to get the contents' page numbers right (2 are enough)
+PLACEHOLDER = "000"  # a page number before the first print; its box has a fixed width
 PRINT_PATH = "/__print__/mlnotes.html"  # served from memory, never written to _build/html
 GLYPHS = {"✅": "✔", "❌": "✘"}  # emoji the print fonts lack -> DejaVu's marks
 
@@ -76,6 +79,10 @@ html { font-size: 14px; }
 .pdf-contents .pdf-part { font-weight: 600; margin-top: 0.9em; }
 .pdf-contents a { display: flex; color: inherit !important; text-decoration: none !important; }
 .pdf-contents a .pdf-leader { flex: 1; border-bottom: 1px dotted #999; margin: 0 0.4em 0.3em; }
+/* A page number's box does not depend on its digits: filling the numbers in after the
+   first print cannot rewrap a line of the contents (and so move every page after it). */
+.pdf-contents a .pdf-pageno { flex: none; width: 3.5ch; text-align: right;
+  white-space: nowrap; font-variant-numeric: tabular-nums; }
 .pdf-contents li.pdf-chapter > a { font-weight: 600; }
 /* The theme hides the first h1 of each section in print (it prints its own title). */
 .bd-main .bd-content .bd-article h1 { display: block !important; }
@@ -261,15 +268,28 @@ def transform_article(
             if tag.has_attr("target"):
                 del tag["target"]
 
+    # A link to a section lands on its heading. Chromium puts a destination where its
+    # element starts: a section's box can start at the foot of one page while its
+    # heading (never left alone at a page's end) opens the next, and the contents would
+    # give the earlier page. So the section's id and its label anchors move to the heading.
+    for sec in article.find_all("section"):
+        heading = sec.find(re.compile(r"^h[1-6]$"), recursive=False)
+        if heading is None or not sec.has_attr("id") or heading.has_attr("id"):
+            continue
+        for span in heading.find_previous_siblings("span"):
+            if span.has_attr("id") and not span.get_text(strip=True):
+                heading.insert(0, span.extract())
+        heading["id"] = sec["id"]
+        del sec["id"]
+
     h1 = article.find("h1")
     if h1 is None:
         raise SystemExit(f"{docname}.html has no title (h1): every page of _toc.yml needs one")
     title = Heading(prefix, h1, 1)
     headings = []
     for h in article.find_all(["h1", "h2"]):
-        sec = h.find_parent("section")
-        if sec is not None and sec.has_attr("id"):
-            headings.append(Heading(sec["id"], h, int(h.name[1])))
+        if h.has_attr("id"):
+            headings.append(Heading(h["id"], h, int(h.name[1])))
 
     wrapper = soup.new_tag("section", attrs={"class": "pdf-page", "id": prefix})
     for child in list(article.children):
@@ -298,7 +318,7 @@ def contents_html(soup: BeautifulSoup, parts, titles, headings) -> Tag:
         a.append(label)
         a.append(soup.new_tag("span", attrs={"class": "pdf-leader"}))
         num = soup.new_tag("span", attrs={"class": "pdf-pageno", "data-target": heading.target})
-        num.string = "000"
+        num.string = PLACEHOLDER
         a.append(num)
         li.append(a)
         return li
@@ -465,7 +485,35 @@ def add_outline(writer: PdfWriter, dests, outline: Outline) -> int:
     return count
 
 
+PAGENO = re.compile(r'(<span class="pdf-pageno" data-target="([^"]*)">)([^<]*)(</span>)')
+
+
+def fill_page_numbers(document: str, numbers: dict[str, int] | None) -> str:
+    """The document with the contents' page numbers filled in (placeholders if None)."""
+
+    def fill(m: re.Match) -> str:
+        n = PLACEHOLDER if numbers is None else str(numbers.get(m.group(2), ""))
+        return m.group(1) + n + m.group(4)
+
+    return PAGENO.sub(fill, document)
+
+
+def printed_numbers(document: str) -> dict[str, str]:
+    """The page number that the contents of a print document shows for each target."""
+    return {m.group(2): m.group(3) for m in PAGENO.finditer(document)}
+
+
 def print_pdf(html_dir: Path, document: str, outline: Outline, out: Path) -> int:
+    """Print the document, with its contents' page numbers, and bookmark it.
+
+    The page numbers come from where Chromium put each heading in a print of the same
+    document; the print that is kept is one whose contents show the pages on which its
+    own headings landed (checked on that PDF, not assumed). Each print is made from a
+    freshly loaded page: printing the same page twice in print media does not lay it
+    out the same way twice (a box near a page's end moves to the next page on every
+    other print), so numbers read from one print were off by one in the next. The
+    numbers sit in boxes of a fixed width, so filling them in cannot reflow the contents.
+    """
     from playwright.sync_api import sync_playwright
 
     if not CHROMIUM.exists():
@@ -476,103 +524,119 @@ def print_pdf(html_dir: Path, document: str, outline: Outline, out: Path) -> int
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     server = f"http://127.0.0.1:{httpd.server_address[1]}"
-    problems: list[str] = []
     footer = (
         '<div style="width:100%; font-size:8px; color:#666; text-align:center;'
         ' font-family: sans-serif;"><span class="pageNumber"></span></div>'
     )
+    options = dict(
+        format="A4",
+        print_background=True,
+        prefer_css_page_size=True,
+        display_header_footer=True,
+        header_template="<span></span>",
+        footer_template=footer,
+        outline=False,  # Chromium's doubles some titles, drops their maths: pypdf's
+        tagged=True,
+    )
+    targets = set(printed_numbers(document))
+    if not targets:
+        raise SystemExit("the contents page has no page-number boxes (PAGENO out of date?)")
+    timings: list[str] = []
+
+    def typeset_and_print(browser, body: str, report: bool) -> bytes:
+        """Load the print document in a new page, typeset it, print it."""
+        problems: list[str] = []
+        page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
+        page.set_default_timeout(300_000)  # a busy 2-core machine typesets slowly
+        page.emulate_media(media="print")
+        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
+        )
+
+        def route(r):
+            url = r.request.url
+            if url == server + PRINT_PATH:
+                r.fulfill(status=200, content_type="text/html; charset=utf-8", body=body)
+            elif url.startswith(server):
+                r.continue_()
+            else:  # the book is built offline and prints offline
+                problems.append(f"off-site request: {url}")
+                r.abort()
+
+        page.route("**/*", route)
+        t0 = time.monotonic()
+        page.goto(server + PRINT_PATH, wait_until="load")
+        page.wait_for_function(
+            "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
+        )
+        page.evaluate("() => window.MathJax.startup.promise")
+        page.wait_for_load_state("networkidle")
+        page.evaluate("() => document.fonts.ready.then(() => true)")
+        # Wide tables and displays are scaled down to the page width, not cut off.
+        scaled = page.evaluate(FIT_JS)
+        if scaled and report:
+            print(f"scaled {len(scaled)} wide element(s) to the page width: {scaled}")
+        errors = page.evaluate(
+            "() => Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))"
+            ".map(e => e.getAttribute('data-mjx-error') || e.textContent)"
+        )
+        pending = page.evaluate(
+            "() => document.querySelectorAll('.math:not(:has(mjx-container))').length"
+        )
+        if errors or pending:
+            raise SystemExit(
+                f"MathJax did not typeset everything: {pending} pending, errors {errors[:5]}"
+            )
+        if problems:
+            raise SystemExit(f"problems loading the print document: {problems[:10]}")
+        t1 = time.monotonic()
+        pdf = page.pdf(**options)
+        timings.append(f"{t1 - t0:.0f} + {time.monotonic() - t1:.0f} s")
+        page.close()
+        return pdf
+
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
-            page = browser.new_page(viewport={"width": PRINT_WIDTH, "height": 1000})
-            page.set_default_timeout(300_000)  # a busy 2-core machine typesets slowly
-            page.emulate_media(media="print")
-            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-            page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-            page.on(
-                "response",
-                lambda r: r.status >= 400 and problems.append(f"HTTP {r.status}: {r.url}"),
-            )
-
-            def route(r):
-                url = r.request.url
-                if url == server + PRINT_PATH:
-                    r.fulfill(status=200, content_type="text/html; charset=utf-8", body=document)
-                elif url.startswith(server):
-                    r.continue_()
-                else:  # the book is built offline and prints offline
-                    problems.append(f"off-site request: {url}")
-                    r.abort()
-
-            page.route("**/*", route)
-            t0 = time.monotonic()
-            page.goto(server + PRINT_PATH, wait_until="load")
-            page.wait_for_function(
-                "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise"
-            )
-            page.evaluate("() => window.MathJax.startup.promise")
-            page.wait_for_load_state("networkidle")
-            page.evaluate("() => document.fonts.ready.then(() => true)")
-            # Wide tables and displays are scaled down to the page width, not cut off.
-            scaled = page.evaluate(FIT_JS)
-            if scaled:
-                print(f"scaled {len(scaled)} wide element(s) to the page width: {scaled}")
-            errors = page.evaluate(
-                "() => Array.from(document.querySelectorAll('mjx-merror, [data-mjx-error]'))"
-                ".map(e => e.getAttribute('data-mjx-error') || e.textContent)"
-            )
-            pending = page.evaluate(
-                "() => document.querySelectorAll('.math:not(:has(mjx-container))').length"
-            )
-            if errors or pending:
+            # Print with placeholders, fill in where the headings landed, print again,
+            # until a print shows its own page numbers (the second, unless a number's
+            # width changed the layout; the loop stops with an error if it never does).
+            body = fill_page_numbers(document, None)
+            for _ in range(MAX_PRINTS):
+                final = typeset_and_print(browser, body, report=not timings)
+                landed = {k: v for k, v in page_numbers(final).items() if k in targets}
+                shown = printed_numbers(body)
+                wrong = {
+                    k: (shown[k], landed.get(k))
+                    for k in targets
+                    if shown[k] != str(landed.get(k, ""))
+                }
+                if not wrong:
+                    break
+                body = fill_page_numbers(document, landed)
+            else:
                 raise SystemExit(
-                    f"MathJax did not typeset everything: {pending} pending, errors {errors[:5]}"
+                    f"the contents' page numbers did not settle in {MAX_PRINTS} prints "
+                    f"(target: (shown, landed)): {dict(list(wrong.items())[:5])}"
                 )
-            if problems:
-                raise SystemExit(f"problems loading the print document: {problems[:10]}")
-
-            options = dict(
-                format="A4",
-                print_background=True,
-                prefer_css_page_size=True,
-                display_header_footer=True,
-                header_template="<span></span>",
-                footer_template=footer,
-                outline=False,  # Chromium's doubles some titles, drops their maths: pypdf's
-                tagged=True,
-            )
-            # First pass: where each contents entry lands; second: with its page number.
-            t1 = time.monotonic()
-            first = page.pdf(**options)
-            t2 = time.monotonic()
-            numbers = page_numbers(first)
-            missing = page.evaluate(
-                """(numbers) => {
-                  const missing = [];
-                  document.querySelectorAll('.pdf-pageno').forEach(e => {
-                    const n = numbers[e.dataset.target];
-                    if (n === undefined) { missing.push(e.dataset.target); e.textContent = ''; }
-                    else { e.textContent = String(n); }
-                  });
-                  return missing;
-                }""",
-                numbers,
-            )
-            if missing:
-                print(
-                    f"warning: no page found for {len(missing)} contents entries: {missing[:5]}",
-                    file=sys.stderr,
-                )
-            final = page.pdf(**options)
-            print(
-                f"typeset in {t1 - t0:.0f} s, printed twice in {t2 - t1:.0f} + "
-                f"{time.monotonic() - t2:.0f} s (the second with the contents' page numbers)"
-            )
             browser.close()
     finally:
         httpd.shutdown()
+    missing = sorted(targets - set(landed))
+    if missing:
+        print(
+            f"warning: no page found for {len(missing)} contents entries: {missing[:5]}",
+            file=sys.stderr,
+        )
+    print(
+        f"{len(timings)} prints (typeset + print): {', '.join(timings)}; the last one shows "
+        "its own page numbers in the contents"
+    )
 
     reader = PdfReader(io.BytesIO(final))
     writer = PdfWriter(clone_from=reader)
