@@ -2648,7 +2648,40 @@ def _two_d(*arrays):
         raise Undefined("not 2-D")
 
 
-def ref_loss(output, Y):
+def _cross_entropy_reference(output, Y, gradient: bool):
+    """-(1/n) sum y log softmax(z), or its gradient (softmax(z) - y)/n, at 40 digits."""
+    _two_d(output, Y)
+    if output.shape != Y.shape or not output.size:
+        raise Undefined("shapes differ or empty")
+    k = Y.shape[1]
+    if np.any(Y < 0) or np.any(np.abs(Y.sum(axis=1) - 1.0) > max(1e-8, 4 * k * 2.2e-16)):
+        raise Undefined("a row of Y is not a probability vector")
+    import mpmath
+
+    n = output.shape[0]
+    logp = _mp_softmax_rows(output, log=True)
+    if gradient:
+        expected = (_mp_softmax_rows(output, log=False) - Y / Y.sum(axis=1, keepdims=True)) / n
+    else:
+        with mpmath.workdps(40):
+            total = mpmath.fsum(
+                -mpmath.mpf(float(y)) * mpmath.mpf(float(lp))
+                for y, lp in zip((Y / Y.sum(axis=1, keepdims=True)).ravel(), logp.ravel(),
+                                 strict=True) if y != 0)
+            expected = np.array(float(total / n))
+    scale = 1e-13 * (np.abs(expected) + (1.0 / n)) if gradient else 1e-12 * (
+        abs(float(expected)) + 1e-300)
+
+    def check(result):
+        arr = finite_float(result, expected.shape)
+        assert np.all(np.abs(arr - expected) <= scale + 1e-300), f"{arr} vs {expected}"
+
+    return check
+
+
+def ref_loss(output, Y, loss="squared"):
+    if loss == "cross_entropy":
+        return _cross_entropy_reference(output, Y, gradient=False)
     _two_d(output, Y)
     if output.shape != Y.shape or not output.size:
         raise Undefined("shapes differ or empty")
@@ -2658,7 +2691,9 @@ def ref_loss(output, Y):
                          np.array(norm2(fabs(O) + fabs(T)) / (2 * n), dtype=object), scalar=True)
 
 
-def ref_loss_gradient(output, Y):
+def ref_loss_gradient(output, Y, loss="squared"):
+    if loss == "cross_entropy":
+        return _cross_entropy_reference(output, Y, gradient=True)
     _two_d(output, Y)
     if output.shape != Y.shape or not output.size:
         raise Undefined("shapes differ or empty")
@@ -2787,6 +2822,36 @@ def _degenerate_arrays(fn, ref, valid, names, variants):
 
 
 _valid_out_Y = functools.partial(_valid_matrices, shapes={"output": "nk", "Y": "nk"})
+
+
+def _valid_out_Y_loss(draw):
+    """Either loss: cross-entropy with one-hot or probability rows of Y, logits any size."""
+    kw = _valid_out_Y(draw)
+    kw["loss"] = pick(draw, ["squared", "cross_entropy"], "loss")
+    if kw["loss"] == "cross_entropy":
+        rng = rng_of(draw)
+        n, k = kw["Y"].shape
+        if draw(st.booleans(), label="one-hot"):
+            kw["Y"] = np.eye(k)[rng.integers(0, k, n)]
+        else:
+            P = rng.uniform(0.0, 1.0, (n, k))
+            kw["Y"] = P / P.sum(axis=1, keepdims=True)
+        kw["output"] = kw["output"] * pick(draw, [1.0, 50.0, 1e3, 1e300], "logit scale")
+    return kw
+
+
+def _cross_entropy_extreme(fn, ref):
+    def make(draw):
+        kw = _valid_out_Y_loss(draw)
+        kw["loss"] = "cross_entropy"
+        rng = rng_of(draw)
+        n, k = kw["Y"].shape
+        kw["Y"] = np.eye(k)[rng.integers(0, k, n)]
+        unit = kw["output"] / max(float(np.max(np.abs(kw["output"]))), 1e-300)  # |entries| <= 1
+        kw["output"] = np.ldexp(unit, pick(draw, [-1074, 600, 1000, 1023], "exponent"))
+        return custom(fn, kw, lambda: ref(**kw), names=("output", "Y"), label="huge logits")
+
+    return make
 _out_Y_degenerate = {
     "output == Y": lambda kw: kw.update(Y=kw["output"].copy()),
     "zeros": lambda kw: kw.update(output=np.zeros_like(kw["output"]), Y=np.zeros_like(kw["Y"])),
@@ -2794,12 +2859,14 @@ _out_Y_degenerate = {
 }
 spec(
     "nn.loss",
-    valid=_valid_out_Y,
+    valid=_valid_out_Y_loss,
     ref=ref_loss,
     arrays={"output": ("output",), "Y": ("Y",)},
     shape_names=("output", "Y"),
+    scalars={"loss": Param("choice", choices=nn.LOSSES)},
     extra={
         "extreme": _either(
+            _cross_entropy_extreme(nn.loss, ref_loss),
             _scaled_extreme(nn.loss, ref_loss, _valid_out_Y, ("output", "Y"),
                             [-1070, -1000, 0, 500, 1000]),
             _near_max(nn.loss, ref_loss, _valid_out_Y, ("output", "Y")),
@@ -2810,12 +2877,14 @@ spec(
 )
 spec(
     "nn.loss_gradient",
-    valid=_valid_out_Y,
+    valid=_valid_out_Y_loss,
     ref=ref_loss_gradient,
     arrays={"output": ("output",), "Y": ("Y",)},
     shape_names=("output", "Y"),
+    scalars={"loss": Param("choice", choices=nn.LOSSES)},
     extra={
         "extreme": _either(
+            _cross_entropy_extreme(nn.loss_gradient, ref_loss_gradient),
             _scaled_extreme(nn.loss_gradient, ref_loss_gradient, _valid_out_Y,
                             ("output", "Y"), [-1070, -1000, 0, 500, 1000]),
             _near_max(nn.loss_gradient, ref_loss_gradient, _valid_out_Y, ("output", "Y")),
@@ -2942,6 +3011,108 @@ for _name, _ref in (("nn.relu", ref_relu), ("nn.relu_derivative", ref_relu_deriv
             "degenerate": _degenerate_arrays(_fn, _ref, _valid, ("z",), {
                 "zeros": lambda kw: kw.update(z=np.zeros_like(kw["z"])),
                 "negative zeros": lambda kw: kw.update(z=-np.zeros_like(kw["z"])),
+            }),
+        },
+    )
+
+
+# --- sigmoid, tanh and softmax (mpmath references at 40 digits) ---------------------------
+
+
+def _mp_check(z, exact_fn, rtol=1e-13):
+    """A checker against exact_fn(mpf) applied entrywise at 40 significant digits."""
+    import mpmath
+
+    with mpmath.workdps(40):
+        expected = np.array([float(exact_fn(mpmath.mpf(float(v)))) for v in z.ravel()])
+    expected = expected.reshape(z.shape)
+
+    def check(result):
+        arr = finite_float(result, z.shape)
+        err = np.abs(arr - expected)
+        assert np.all(err <= rtol * np.abs(expected) + 1e-300), f"{arr} vs {expected}"
+
+    return check
+
+
+def ref_sigmoid(z):
+    import mpmath
+
+    return _mp_check(z, lambda v: 1 / (1 + mpmath.exp(-v)))
+
+
+def ref_sigmoid_derivative(z):
+    import mpmath
+
+    return _mp_check(z, lambda v: mpmath.exp(-v) / (1 + mpmath.exp(-v)) ** 2)
+
+
+def ref_tanh_derivative(z):
+    import mpmath
+
+    return _mp_check(z, lambda v: mpmath.sech(v) ** 2)
+
+
+def _mp_softmax_rows(z, log: bool):
+    import mpmath
+
+    rows = np.atleast_2d(z)
+    out = np.empty(rows.shape)
+    with mpmath.workdps(40):
+        for i, row in enumerate(rows):
+            top = mpmath.mpf(float(np.max(row)))
+            m = [mpmath.mpf(float(v)) - top for v in row]  # exact at 40 digits
+            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in m))
+            out[i] = [float(v - lse) if log else float(mpmath.exp(v - lse)) for v in m]
+    return out.reshape(z.shape)
+
+
+def _ref_softmax(log: bool):
+    def ref(z):
+        if z.ndim not in (1, 2) or not z.size:
+            raise Undefined("z is not a non-empty vector or matrix")
+        expected = _mp_softmax_rows(z, log)
+
+        def check(result):
+            arr = finite_float(result, z.shape)
+            err = np.abs(arr - expected)
+            assert np.all(err <= 1e-13 * np.abs(expected) + (1e-300 if not log else 0.0)
+                          + (4e-16 * np.max(np.abs(z)) if log else 0.0)), (
+                f"{arr} vs {expected}")
+
+        return check
+
+    return ref
+
+
+def _valid_rows(draw):
+    rng = rng_of(draw)
+    shape = shape_of(draw, [(1,), (3,), (2, 3), (4, 1), (3, 5)])
+    return {"z": 3.0 * rng.standard_normal(shape)}
+
+
+for _name, _ref, _valid, _exps in (
+    ("nn.sigmoid", ref_sigmoid, None, [-1074, -40, 5, 8, 1020]),
+    ("nn.sigmoid_derivative", ref_sigmoid_derivative, None, [-1074, -40, 5, 8, 1020]),
+    ("nn.tanh_derivative", ref_tanh_derivative, None, [-1074, -40, 5, 8, 1020]),
+    ("nn.softmax", _ref_softmax(False), _valid_rows, [-1074, -40, 5, 300, 1020]),
+    ("nn.log_softmax", _ref_softmax(True), _valid_rows, [-1074, -40, 5, 300, 1020]),
+):
+    _fn = getattr(nn, _name.split(".")[1])
+    _valid = _valid or functools.partial(_any_shape_arrays, names=("z",))
+    spec(
+        _name,
+        valid=_valid,
+        ref=_ref,
+        arrays={"z": ("z",)},
+        extra={
+            "extreme": _either(
+                _scaled_extreme(_fn, _ref, _valid, ("z",), _exps),
+                _near_max(_fn, _ref, _valid, ("z",)),
+            ),
+            "degenerate": _degenerate_arrays(_fn, _ref, _valid, ("z",), {
+                "zeros": lambda kw: kw.update(z=np.zeros_like(kw["z"])),
+                "equal entries": lambda kw: kw.update(z=np.full_like(kw["z"], 7.5)),
             }),
         },
     )
