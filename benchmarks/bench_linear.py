@@ -4,7 +4,10 @@ Run:  python benchmarks/bench_linear.py [--n 1000000] [--d 50] [--repeats 5]
 
 1. Speed, well-conditioned tall problem (default n = 10**6, d = 50, Gaussian X):
    ours and lstsq are called alternately, ``repeats`` times each; the medians and
-   their ratio (ours / lstsq; the issue's target is <= 0.1) are printed.
+   their ratio (ours / lstsq; issue 10's target is <= 0.06) are printed. The floor
+   is one pass over X forming X^T X (BLAS syrk); normal_equation computes X^T y in
+   the same pass (row blocks in cache) and checks X for NaN/inf on the diagonal of
+   X^T X, so it costs about that floor.
 2. Accuracy, ill-conditioned tall problem: X = U diag(s) V^T with orthonormal U, V and
    singular values log-spaced from 1 to 1e-10 (cond(X) = 1e10), theta = V 1 (equal
    weight on every singular direction) and y = X theta exactly. Prints the relative
@@ -48,6 +51,10 @@ def speed(n: int, d: int, repeats: int, rng: np.random.Generator) -> None:
     print(f"  path: {info.method}, cond estimate of scaled X^T X: {info.cond_estimate:.3g}")
     print(f"  normal_equation median {mo:.4f} s   numpy.linalg.lstsq median {mr:.4f} s")
     print(f"  ratio ours/lstsq = {mo / mr:.3f}   (target <= 0.06)")
+    print(
+        f"  fastest runs: {min(ours_t):.4f} s and {min(ref_t):.4f} s, ratio "
+        f"{min(ours_t) / min(ref_t):.3f} (less sensitive to a busy machine)"
+    )
     print(f"  relative difference of the two solutions: {diff:.1e}")
 
 
