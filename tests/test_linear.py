@@ -837,3 +837,44 @@ def test_ridge_bad_intercept_and_data() -> None:
         ridge(X, np.ones(4), 1.0)
     with pytest.raises(ValueError, match=r"complex|real"):
         ridge(X.astype(complex), y, 1.0)
+
+
+def test_ridge_orthogonal_path_with_intercept_and_several_targets() -> None:
+    from mlnotes.linear import _ridge
+
+    X, _, _ = ill_conditioned_problem(200, 6, 1e9, seed=40)
+    Xi = add_intercept(X)
+    Y = np.random.default_rng(41).standard_normal((200, 2))
+    res = _ridge(Xi, Y, 1e-14, True)
+    assert res.method == "svd" and res.theta.shape == (7, 2)
+    ref = _ridge_reference(Xi, Y, 1e-14, intercept=True)
+    np.testing.assert_allclose(res.theta, ref, rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(2, 30), st.integers(1, 6)),
+        elements=st.floats(-100, 100, allow_subnormal=False),
+    ),
+    st.floats(1e-3, 1e3),
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_ridge_gradient_vanishes(X, alpha: float, intercept: bool, seed: int) -> None:
+    """X^T (X theta - y) + alpha D theta = 0 at the ridge solution, for any X (n < d too)."""
+    if intercept:
+        X = add_intercept(X)
+    y = np.random.default_rng(seed).standard_normal(X.shape[0]) * 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # alpha >= 1e-3 regularises every X here
+        theta = ridge(X, y, alpha, intercept=intercept)
+    pen = np.full(X.shape[1], alpha)
+    if intercept:
+        pen[0] = 0.0
+    g = X.T @ (X @ theta - y) + pen * theta
+    scale = (np.linalg.norm(X) ** 2 + alpha) * np.linalg.norm(theta) + np.linalg.norm(
+        X
+    ) * np.linalg.norm(y)
+    assert np.max(np.abs(g)) <= 1e-9 * scale
