@@ -107,7 +107,11 @@ class Cache(_CacheFields):
     """
 
     # no __slots__: an instance has a __dict__, where forward puts its private record
-    # (``_origin``); tuple equality, ``_replace`` and ``Cache(a, z)`` ignore it.
+    # (``_origin``); tuple equality, ``_replace`` and ``Cache(a, z)`` ignore it, and so
+    # do copies and pickles (whose arrays are writeable again): they are checked in full.
+
+    def __reduce__(self):
+        return (Cache, tuple(self))
 
 
 @dataclass(frozen=True)
@@ -467,7 +471,7 @@ def _forward(params: Params, X: np.ndarray, activation: str = "relu") -> tuple[n
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    r"""The softmax :math:`p_k = e^{z_k} / \sum_j e^{z_j}` of each row (:eq:`bp-softmax`).
+    r"""The softmax :math:`p_k = e^{z_k} / \sum_j e^{z_j}` of each row (:eq:`bp-cross-entropy`).
 
     ``z`` is a vector ``(k,)`` or a batch ``(n, k)`` of logits, one row per example;
     the softmax is taken along the last axis. The row's maximum is subtracted first

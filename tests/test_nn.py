@@ -899,6 +899,17 @@ def test_forward_cache_is_read_only_and_hand_caches_are_copied_not_changed():
         with pytest.raises(ValueError, match="read-only"):
             arr[...] = 0.0
     assert cache.a[0] is X and X.flags.writeable  # the caller's X is left alone
+    # copies and pickles are ordinary caches again (writeable arrays, checked in full)
+    import copy
+    import pickle
+
+    expected = nn.backward(params, cache, Y)
+    for other in (copy.copy(cache), copy.deepcopy(cache), pickle.loads(pickle.dumps(cache))):
+        assert type(other) is nn.Cache and other.activation == "relu"
+        assert not hasattr(other, "_origin")
+        got = nn.backward(params, other, Y)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(g[0], e[0])
     # the training loop, which reuses forward's kernel, is unaffected
     nn.train(params, X, Y, learning_rate=0.1, batch_size=2, n_iter=3, seed=0)
 
