@@ -92,14 +92,21 @@ bench: $(READY)
 	@# OpenBLAS bugs; they slow a current numpy, so the benchmarks run without them.
 	for b in benchmarks/bench_*.py; do env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(BIN)/python "$$b"; done
 
-## student: the student edition, without exercise solutions (sphinx-exercise's hide_solutions)
+## student: the student edition, without the answers, into _build/student/_build/html
+# sphinx-exercise's hide_solutions drops the solutions; tools/student_edition.py (a
+# Sphinx extension loaded only here) takes each exercise's answer-check code cell off
+# the page, in favour of a note naming the check_ helper that tells a reader's answer
+# right or wrong, and strips the same from the notebooks offered for download. The
+# notebooks are the book's own, so their execution cache is the book's.
 student: $(READY)
 	mkdir -p _build
 	$(BIN)/python -c "import yaml; c = yaml.safe_load(open('_config.yml')); \
 	  c['sphinx']['config']['hide_solutions'] = True; \
 	  c['sphinx']['config']['nb_execution_cache_path'] = '_build/.jupyter_cache'; \
+	  c['sphinx']['local_extensions'] = {'student_edition': '$(CURDIR)/tools'}; \
+	  c['sphinx']['config']['extensions'].append('student_edition'); \
 	  yaml.safe_dump(c, open('_build/_config.student.yml', 'w'), sort_keys=False)"
-	$(BIN)/jupyter-book build . --config _build/_config.student.yml --path-output _build/student -W -n --keep-going
+	$(BIN)/jupyter-book build . --all --config _build/_config.student.yml --path-output _build/student -W -n --keep-going
 
 clean:
 	rm -rf _build
