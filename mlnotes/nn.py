@@ -356,7 +356,8 @@ def tanh_derivative(z: np.ndarray) -> np.ndarray:
 
 
 def _tanh_derivative(z: np.ndarray) -> np.ndarray:
-    t = np.exp(-2.0 * np.abs(z))
+    t = np.exp(-np.abs(z))
+    t *= t  # e^(-2|z|), without computing 2|z| (which overflows beyond 9e307)
     u = 1.0 + t
     return 4.0 * t / (u * u)
 
