@@ -634,3 +634,58 @@ def test_kmeans_bad_input(kwargs, match):
     X, k = args.pop("X"), args.pop("k")
     with pytest.raises(ValueError, match=match):
         kmeans(X, k, **args)
+
+
+# ------------------------------------- the one-pass EM iteration (issue 10, speed)
+
+
+@pytest.mark.parametrize("d", [2, 16, 17, 30])
+def test_far_apart_components_keep_their_digits(d):
+    # Components 1e5 standard deviations apart: sum w x x^T / N - mu mu^T would
+    # cancel ~10 digits; _em_iteration recomputes those by the two-pass formula.
+    rng = np.random.default_rng(d)
+    X = np.vstack([rng.normal(size=(300, d)), 1e5 + rng.normal(size=(300, d))])
+    means = np.array([X[:300].mean(0), X[300:].mean(0)]) + 0.1
+    init = (np.array([0.4, 0.6]), means, np.stack([2.0 * np.eye(d)] * 2))
+    ours = fit_gmm(X, 2, init=init, max_iter=5, tol=0)
+    gm = _sklearn_from(X, init, 5)
+    assert _rel(ours.mu, gm.means_) <= 1e-12
+    for j in range(2):
+        assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
+
+
+@pytest.mark.parametrize("d", [1, 3, 16, 17, 40])
+def test_both_em_kernels_match_the_derived_steps(d):
+    # d <= 16 runs through quadratic features, d > 16 through whitening + syrk;
+    # both must be one E-step (eq. gmm-e-step) and one M-step from the formulas.
+    X = _blobs(d, 600, d, 3)
+    init = _start(X, 3, seed=1)
+    one = fit_gmm(X, 3, init=init, max_iter=1, tol=0, reg_covar=0.0)
+    w = responsibilities(X, *init)
+    N = w.sum(axis=0)
+    mu = (w.T @ X) / N[:, None]
+    sigma = np.stack([(w[:, j, None] * (X - mu[j])).T @ (X - mu[j]) / N[j]
+                      for j in range(3)])
+    np.testing.assert_allclose(one.phi, N / len(X), rtol=1e-12)
+    assert _rel(one.mu, mu) <= 1e-11
+    for j in range(3):
+        assert _rel(one.sigma[j], sigma[j]) <= 1e-10
+    assert one.log_likelihoods[0] == pytest.approx(log_likelihood(X, *init), rel=1e-12)
+
+
+@pytest.mark.parametrize("d", [2, 8])
+def test_overlapping_components_far_from_the_data_mean(d):
+    # Two overlapping clusters 1e5 sd from the data's mean (a third cluster pulls
+    # it away): the expanded quadratic form would round the log-densities at 1e-6;
+    # the whitened E-step is used instead and the fit still matches scikit-learn.
+    rng = np.random.default_rng(d)
+    X = np.vstack([rng.normal(size=(300, d)), 1.0 + rng.normal(size=(300, d)),
+                   2e5 + rng.normal(size=(300, d))])
+    means = np.array([np.full(d, -0.5), np.full(d, 1.5), np.full(d, 2e5)])
+    init = (np.full(3, 1 / 3), means, np.stack([np.eye(d)] * 3))
+    ours = fit_gmm(X, 3, init=init, max_iter=20, tol=0)
+    gm = _sklearn_from(X, init, 20)
+    assert _rel(ours.phi, gm.weights_) <= 1e-8
+    assert _rel(ours.mu[:2], gm.means_[:2]) <= 1e-8
+    for j in range(3):
+        assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
