@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,7 +79,9 @@ def test_every_page_is_built(built_html):
         assert (built_html / f"{f}.html").exists(), f"{f}.html was not built"
 
 
-OFFSITE = re.compile(r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+OFFSITE = re.compile(
+    r"""<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I
+)
 
 
 def test_built_pages_fetch_nothing_from_the_internet(built_html):
@@ -96,3 +100,67 @@ def test_mathjax_is_served_locally(built_html):
     for src in scripts:
         assert not src.startswith(("http:", "https:", "//"))
         assert (built_html / "chapters" / src.split("?")[0]).resolve().exists(), src
+
+
+# --- Readable code: 78 characters, what a 1280-pixel page shows -----------------------
+
+PAGE_COLUMNS = 78
+
+
+def _printed(cell) -> str:
+    """What a code cell prints, as the page shows it (plain text only where the output
+    has no richer form: HTML, Markdown and images are laid out by the browser)."""
+    text = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            text.append("".join(out["text"]))
+        elif out["output_type"] in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            if not any(k.startswith("image/") or k in ("text/html", "text/markdown") for k in data):
+                text.append("".join(data.get("text/plain", "")))
+    return "".join(text)
+
+
+@pytest.mark.parametrize("nb_path", NUMBERED, ids=lambda p: p.name)
+def test_printed_lines_fit_the_page(nb_path):
+    """Printed output is held to the code's 78 characters (ruff holds the code)."""
+    cells = json.loads(nb_path.read_text())["cells"]
+    wide = [
+        f"cell {i}: {len(line)} chars: {line[:60]!r}"
+        for i, cell in enumerate(cells)
+        if cell["cell_type"] == "code"
+        for line in _printed(cell).splitlines()
+        if len(line) > PAGE_COLUMNS
+    ]
+    assert not wide, f"printed lines over {PAGE_COLUMNS} characters: {wide}"
+
+
+def test_ruff_holds_the_chapters_and_only_them_to_78_columns():
+    """chapters/ruff.toml extends the root config with E501 at 78 (ruff has no per-file
+    line length); the package and the tests keep 100 columns without E501."""
+    line = f"x = {'a' * PAGE_COLUMNS!r}\n"  # 4 + 80 characters
+
+    def codes(path: str) -> str:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ruff",
+                "check",
+                "--output-format",
+                "concise",
+                "--stdin-filename",
+                path,
+                "-",
+            ],
+            input=line,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        return run.stdout
+
+    assert "E501" in codes("chapters/probe.py")
+    assert "E501" not in codes("mlnotes/probe.py")
+    assert "E501" not in codes("tests/probe.py")
