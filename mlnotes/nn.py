@@ -420,8 +420,9 @@ def forward(
         width, an unknown ``activation``, or activations that overflow float64.
     """
     activation = _choice(activation, "activation", ACTIVATIONS)
-    _check_params(params)
-    X = _matrix(X, "X")
+    _check_params(params, finite=False)
+    if not (type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size):
+        X = as_float_array(X, "X", ndim=2)  # converts and checks, or raises naming X
     d = params[0][0].shape[1]
     if X.shape[1] != d:
         raise ValueError(
@@ -430,13 +431,17 @@ def forward(
         )
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
         output, a_list, z_list = _forward_arrays(params, X, activation)
-    # a hidden overflow can hide behind ReLU (or saturate a sigmoid): every z must be finite
-    if not _finite(*z_list):
+    # One finiteness pass over the params, X and every z (a hidden overflow can hide
+    # behind ReLU or a saturated sigmoid); if it fails, find the culprit and name it.
+    flat = [arr for layer in params for arr in layer]
+    if not _finite(*flat, X, *z_list):
+        _check_params(params)  # names params[i] if it holds NaN or inf
+        as_float_array(X, "X", ndim=2)  # names X
         raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
     for arr in itertools.chain(a_list[1:], z_list):
         arr.flags.writeable = False
     cache = Cache(a_list, z_list, activation)
-    cache._origin = _Origin(cache, (arr for layer in params for arr in layer))
+    cache._origin = _Origin(cache, flat)
     return output, cache
 
 
@@ -723,13 +728,18 @@ def _proven(params: Params, cache: object) -> bool:
     if type(origin) is not _Origin or origin.activation != cache.activation:
         return False
     flat = origin.params
-    if len(flat) != 2 * len(params) or len(cache.a) != len(origin.a) or len(
-        cache.z
-    ) != len(origin.z):
+    if (
+        type(params) not in (list, tuple)
+        or len(flat) != 2 * len(params)
+        or len(cache.a) != len(origin.a)
+        or len(cache.z) != len(origin.z)
+    ):
         return False
     k = 0
-    for W, b in params:
-        if W is not flat[k] or b is not flat[k + 1]:
+    for layer in params:  # the very arrays forward checked (so their structure too)
+        if type(layer) not in (list, tuple) or len(layer) != 2:
+            return False
+        if layer[0] is not flat[k] or layer[1] is not flat[k + 1]:
             return False
         k += 2
     for x, y in zip(cache.a, origin.a, strict=True):
@@ -825,8 +835,8 @@ def backward(
     # A cache that forward made for these params (same objects, read-only arrays) was
     # checked there, params included; any other cache is checked in full. The targets
     # and the gradients (which may overflow) are checked in one pass at the end.
-    _check_params(params, finite=False)
     if not _proven(params, cache):
+        _check_params(params, finite=False)
         _check_cache(params, cache)
     output = cache.z[-1]
     if kind == "squared" and type(Y) is np.ndarray and Y.dtype == np.float64:
