@@ -15,7 +15,7 @@ difference of phi, mu and sigma after ITER_LONG iterations.
 
 At d = 50 the script also reports the rate of the matrix products of one EM
 iteration of fit_gmm, against the machine's float64 matrix-product rate (a
-1000 x 1000 product, timed the same way; target: at least 50%). For d > 16,
+1000 x 1000 product, timed the same way; target: at least 50%). For d > 20,
 fit_gmm's products per iteration are the whitening product
 [U_j^T]_j @ X^T, 2 k d^2 n flops, the k rank-n updates of the second moments
 (syrk), k d (d + 1) n flops, and the weighted sums w @ X, 2 k d n flops.
@@ -75,7 +75,7 @@ def timed(f, *args):
 
 
 def em_flops(d: int) -> float:
-    """Flops of the matrix products of one fit_gmm iteration for d > 16."""
+    """Flops of the matrix products of one fit_gmm iteration for d > 20."""
     return 2.0 * K * d * d * N + K * d * (d + 1) * N + 2.0 * K * d * N
 
 

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
+import mlnotes.gmm as gmm_module
 from mlnotes.datasets import load_faithful
 from mlnotes.gmm import (
     CollapsedComponentError,
@@ -639,7 +640,10 @@ def test_kmeans_bad_input(kwargs, match):
 # ------------------------------------- the one-pass EM iteration (issue 10, speed)
 
 
-@pytest.mark.parametrize("d", [2, 16, 17, 30])
+_Q = gmm_module._QUADRATIC_MAX_D  # the largest d of the quadratic-feature kernel
+
+
+@pytest.mark.parametrize("d", [2, _Q, _Q + 1, 30])
 def test_far_apart_components_keep_their_digits(d):
     # Components 1e5 standard deviations apart: sum w x x^T / N - mu mu^T would
     # cancel ~10 digits; _em_iteration recomputes those by the two-pass formula.
@@ -654,9 +658,9 @@ def test_far_apart_components_keep_their_digits(d):
         assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
 
 
-@pytest.mark.parametrize("d", [1, 3, 16, 17, 40])
+@pytest.mark.parametrize("d", [1, 3, _Q, _Q + 1, 40])
 def test_both_em_kernels_match_the_derived_steps(d):
-    # d <= 16 runs through quadratic features, d > 16 through whitening + syrk;
+    # small d runs through quadratic features, larger d through whitening + syrk;
     # both must be one E-step (eq. gmm-e-step) and one M-step from the formulas.
     X = _blobs(d, 600, d, 3)
     init = _start(X, 3, seed=1)
