@@ -19,6 +19,16 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 
+  // Landmarks. The primary sidebar is a plain <div>: its first items (the book's
+  // title, linking home, and the search button) sit outside every landmark, so a
+  // screen reader's landmark list skips them (axe: region, moderate). The sidebar
+  // is the book's navigation (the table of contents inside it is the "Main" nav).
+  const sidebar = document.querySelector("#pst-primary-sidebar");
+  if (sidebar && !sidebar.hasAttribute("role")) {
+    sidebar.setAttribute("role", "navigation");
+    sidebar.setAttribute("aria-label", "Book");
+  }
+
   // References page. docutils 0.21 writes the bibliography as
   // <div role="list"> of <div role="doc-biblioentry">: a deprecated role, and a
   // list without list items for assistive technology (axe: aria-required-children,
