@@ -65,13 +65,20 @@ def test_chapter_links_notation_and_has_checked_exercises(nb_path):
     solutions = re.findall(r"```\{solution\}[^\n]*\n:class: dropdown", markdown)
     assert len(exercises) >= 2, "each chapter ends with at least two exercises"
     assert len(solutions) == len(exercises), "every exercise has a solution in a dropdown"
-    # Every solution is followed by a code cell that checks it.
+    # Every solution is followed, before the next markdown cell, by a code cell that
+    # checks it (tagged answer-check; a check_ helper may come first: test_student).
     for i, cell in enumerate(cells):
         if cell["cell_type"] == "markdown" and "```{solution}" in "".join(cell["source"]):
-            later = [c for c in cells[i + 1 :] if c["cell_type"] == "code"]
-            assert later and "assert" in "".join(later[0]["source"]), (
-                f"the solution in cell {i} is not followed by a code cell that asserts it"
-            )
+            later = []
+            for c in cells[i + 1 :]:
+                if c["cell_type"] != "code":
+                    break
+                later.append(c)
+            assert any(
+                "answer-check" in c.get("metadata", {}).get("tags", [])
+                and "assert" in "".join(c["source"])
+                for c in later
+            ), f"the solution in cell {i} is not followed by an answer-check cell that asserts"
 
 
 def test_every_page_is_built(built_html):
