@@ -49,7 +49,7 @@ pdf: book browser-deps
 	$(BIN)/python tools/downloads.py
 
 ## test: lint, unit tests, notebooks under nbval, the book build, its HTML checks and the PDF
-test: lint pdf browser-deps
+test: lint pdf student browser-deps
 	CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n 2 --dist loadfile
 
 lint: $(READY)

@@ -37,6 +37,17 @@ def _checks(nb) -> list[tuple[int, object]]:
     return [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and se.TAG in _tags(c)]
 
 
+def _runs(nb) -> list[list[tuple[int, object]]]:
+    """Consecutive answer-check cells: one worked answer, one note in the student edition."""
+    runs: list[list[tuple[int, object]]] = []
+    for i, c in _checks(nb):
+        if runs and runs[-1][-1][0] == i - 1:
+            runs[-1].append((i, c))
+        else:
+            runs.append([(i, c)])
+    return runs
+
+
 def _telling_lines(nb, cell) -> list[str]:
     """Lines of an answer-check cell that no other code cell of the chapter has."""
     others = {
@@ -77,11 +88,13 @@ def test_every_solution_has_an_answer_check_calling_a_visible_helper(nb_path):
         assert any(i < j < end for j in checks), (
             f"the solution in cell {i} has no code cell tagged {se.TAG!r} after it"
         )
-    for i, cell in _checks(nb):
-        calls = se.helpers_called(cell.source)
-        assert calls, f"the answer-check cell {i} calls no check_ helper"
-        assert re.search(r"^assert check_\w+\(", cell.source, re.M), (
-            f"the answer-check cell {i} does not assert that the worked answer passes its check"
+    for run in _runs(nb):
+        i = run[0][0]
+        source = "\n".join(cell.source for _, cell in run)
+        calls = se.helpers_called(source)
+        assert calls, f"the answer-check cell(s) from {i} call no check_ helper"
+        assert re.search(r"^assert check_\w+\(", source, re.M), (
+            f"the answer-check cell(s) from {i} do not assert that the worked answer passes"
         )
         visible = [
             c.source
@@ -96,14 +109,13 @@ def test_every_solution_has_an_answer_check_calling_a_visible_helper(nb_path):
 @pytest.mark.parametrize("nb_path", CHAPTERS, ids=lambda p: p.name)
 def test_the_notebook_for_download_has_no_answers(nb_path):
     nb = nbformat.read(nb_path, as_version=4)
-    n_checks = len(_checks(nb))
     n_exercises = sum(c.source.count("{exercise}") for c in nb.cells if c.cell_type == "markdown")
     student = se.student_notebook(nbformat.read(nb_path, as_version=4))
     assert not _checks(student)
     assert not any("{solution}" in c.source for c in student.cells), "a solution is left"
     text = "\n".join(c.source for c in student.cells)
     assert text.count("{exercise}") == n_exercises, "an exercise was dropped"
-    assert text.count("**Check your answer**") == n_checks
+    assert text.count("**Check your answer**") == len(_runs(nb))
     lines = _lines(text)
     for _, cell in _checks(nb):
         leaked = [line for line in _telling_lines(nb, cell) if line in lines]
@@ -132,7 +144,8 @@ def test_student_pages_hide_the_answers_and_show_the_helpers(nb_path):
         assert not leaked, f"cell {i} (answer-check) is on the student page: {leaked[:3]}"
     assert "tag_answer-check" not in raw
     notes = re.findall(r'<p class="student-check">(.*?)</p>', raw, re.S)
-    assert len(notes) == len(checks), f"{len(notes)} notes for {len(checks)} answer-check cells"
+    runs = len(_runs(nb))
+    assert len(notes) == runs, f"{len(notes)} notes for {runs} runs of answer-check cells"
     for note in notes:
         for name in re.findall(r"check_\w+", html.unescape(re.sub(r"<[^>]+>", "", note))):
             assert f"def {name}(" in text, f"the helper {name} is not shown on the page"

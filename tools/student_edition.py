@@ -87,15 +87,30 @@ def _note(calls: list[str]) -> nodes.paragraph:
     return para
 
 
+def _groups(checks: list[nodes.container]) -> list[list[nodes.container]]:
+    """Runs of answer-check cells that follow each other with nothing in between: a
+    worked solution may take several cells, of which one calls the helper."""
+    groups: list[list[nodes.container]] = []
+    for cell in checks:
+        prev = groups[-1][-1] if groups else None
+        if prev is not None and prev.parent is cell.parent and (
+            cell.parent.index(cell) == cell.parent.index(prev) + 1
+        ):
+            groups[-1].append(cell)
+        else:
+            groups.append([cell])
+    return groups
+
+
 def replace_answer_checks(app: Sphinx, doctree: nodes.document) -> None:
     cells = [n for n in doctree.findall(nodes.container) if n.get("nb_element") == "cell_code"]
     checks = [c for c in cells if _is_answer_check(c)]
     if not checks:
         return
     signatures = helper_signatures([_code(c) for c in cells if not _is_answer_check(c)])
-    for cell in checks:
-        calls = helpers_called(_code(cell))
-        where = (app.env.docname, cell.line)
+    for group in _groups(checks):
+        calls = list(dict.fromkeys(c for cell in group for c in helpers_called(_code(cell))))
+        where = (app.env.docname, group[0].line)
         if not calls:
             logger.warning("an answer-check cell calls no check_ helper", location=where)
         missing = [c for c in calls if c not in signatures]
@@ -105,7 +120,9 @@ def replace_answer_checks(app: Sphinx, doctree: nodes.document) -> None:
                 location=where,
             )
         # not replace_self, which would give the note the cell's classes and attributes
-        cell.parent.replace(cell, _note(note_text(calls, signatures)))
+        group[0].parent.replace(group[0], _note(note_text(calls, signatures)))
+        for cell in group[1:]:
+            cell.parent.remove(cell)
 
 
 def student_notebook(nb) -> object:
@@ -119,9 +136,19 @@ def student_notebook(nb) -> object:
     ]
     signatures = helper_signatures(sources)
     cells = []
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code" and TAG in cell.metadata.get("tags", []):
-            calls = note_text(helpers_called(cell.source), signatures)
+            if i and nb.cells[i - 1].cell_type == "code" and TAG in nb.cells[i - 1].metadata.get(
+                "tags", []
+            ):
+                continue  # one note for a run of answer-check cells
+            run = [cell]
+            for nxt in nb.cells[i + 1 :]:
+                if nxt.cell_type != "code" or TAG not in nxt.metadata.get("tags", []):
+                    break
+                run.append(nxt)
+            found = dict.fromkeys(c for r in run for c in helpers_called(r.source))
+            calls = note_text(list(found), signatures)
             cells.append(
                 nbformat.v4.new_markdown_cell(
                     "**Check your answer** with "
