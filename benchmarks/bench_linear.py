@@ -3,11 +3,14 @@
 Run:  python benchmarks/bench_linear.py [--n 1000000] [--d 50] [--repeats 5]
 
 1. Speed, well-conditioned tall problem (default n = 10**6, d = 50, Gaussian X):
-   ours and lstsq are called alternately, ``repeats`` times each; the medians and
-   their ratio (ours / lstsq; issue 10's target is <= 0.06) are printed. The floor
-   is one pass over X forming X^T X (BLAS syrk); normal_equation computes X^T y in
-   the same pass (row blocks in cache) and checks X for NaN/inf on the diagonal of
-   X^T X, so it costs about that floor.
+   ours and lstsq are called alternately, ``repeats`` times each, each call after a
+   pause of SETTLE_SECONDS (so that OpenBLAS's spinning idle threads from the other
+   library's call are asleep); the medians and their ratio (ours / lstsq; issue 10's
+   target is <= 0.06) are printed. The floor is one pass over X forming X^T X (BLAS
+   syrk); normal_equation computes X^T y in the same pass (row blocks in cache), one
+   part of the rows per core (OpenBLAS's syrk parallelises over the d x d result
+   only, which leaves a core idle at d = 50), and checks X for NaN/inf on the
+   diagonal of X^T X, so it costs about that floor.
 2. Accuracy, ill-conditioned tall problem: X = U diag(s) V^T with orthonormal U, V and
    singular values log-spaced from 1 to 1e-10 (cond(X) = 1e10), theta = V 1 (equal
    weight on every singular direction) and y = X theta exactly. Prints the relative
@@ -26,8 +29,14 @@ import numpy as np
 
 from mlnotes.linear import ill_conditioned_problem, least_squares, normal_equation
 
+# OpenBLAS's worker threads spin for a while (about 0.1 s) after a multithreaded call
+# before they sleep; a call timed right after lstsq would share the cores with them.
+# Each timed call starts after this pause, whichever library ran before it.
+SETTLE_SECONDS = 0.5
+
 
 def timed(f, *args, **kwargs):
+    time.sleep(SETTLE_SECONDS)
     t0 = time.perf_counter()
     out = f(*args, **kwargs)
     return out, time.perf_counter() - t0

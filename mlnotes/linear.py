@@ -16,13 +16,16 @@ of the chapter: :math:`\\kappa(X^\\top X) = \\kappa(X)^2`).
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
-from scipy.linalg import blas, lapack
+from scipy.linalg import lapack
+from threadpoolctl import ThreadpoolController
 
 from mlnotes._validation import (
     as_float_array,
@@ -276,27 +279,57 @@ _GRAM_BLOCK_BYTES = 1 << 21  # row blocks of X of about 2 MB stay in cache for X
 
 
 def _gram(Xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(X^T X, X^T y)`` in one pass over ``X``; the caller sets the errstate.
+    r"""``(X^T X, X^T y)`` in one pass over ``X``; the caller sets the errstate.
 
     For a tall C-ordered ``X`` with few columns, ``X^T y`` is a second pass over
     memory as long as the Gram product itself; it is nearly free if each block of
-    rows is used for both while it is in cache: BLAS ``syrk`` adds the block's
-    :math:`B^\top B` to the upper triangle, ``gemv`` its :math:`B^\top y_B`.
-    Otherwise one ``X.T @ X`` (which numpy also sends to ``syrk``) and one
-    ``X.T @ y``.
+    rows is used for both while it is in cache: each block adds its
+    :math:`B^\top B` (numpy sends it to BLAS ``syrk``) and its :math:`B^\top y_B`.
+    OpenBLAS parallelises ``syrk`` over the :math:`d \times d` result only, which
+    for a few dozen columns leaves every core but one idle; so the rows are split
+    into one contiguous part per BLAS thread, each part summed by its own Python
+    thread (numpy releases the GIL) with BLAS limited to one thread meanwhile,
+    and the parts' sums added. The split depends only on ``n`` and the number of
+    BLAS threads, so a result is reproducible on a given set-up. Otherwise (wide,
+    short or non-contiguous ``X``) one ``X.T @ X`` and one ``X.T @ y``.
     """
     n, d = Xa.shape
     rows = max(256, _GRAM_BLOCK_BYTES // (8 * d))
     if d > 256 or n < 4 * rows or not Xa.flags.c_contiguous:
         return Xa.T @ Xa, Xa.T @ ya
-    G = np.zeros((d, d), order="F")
+    parts = min(_blas_threads(), n // (4 * rows))
+    if parts <= 1:
+        return _gram_rows(Xa, ya, 0, n, rows)
+    bounds = [n * i // parts for i in range(parts + 1)]
+    with _THREADS.limit(limits=1, user_api="blas"), ThreadPoolExecutor(parts) as pool:
+        sums = list(pool.map(lambda i: _gram_rows(Xa, ya, bounds[i], bounds[i + 1], rows),
+                             range(parts)))
+    G, b = sums[0]
+    for G_i, b_i in sums[1:]:
+        G += G_i
+        b += b_i
+    return G, b
+
+
+_THREADS = ThreadpoolController()
+
+
+def _blas_threads() -> int:
+    """The number of threads the BLAS would use (at most the machine's cores)."""
+    counts = [lib.num_threads for lib in _THREADS.select(user_api="blas").lib_controllers]
+    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
+
+
+def _gram_rows(Xa, ya, lo, hi, rows):
+    """``(X^T X, X^T y)`` over rows ``lo:hi`` of ``X``, in blocks of ``rows`` rows."""
+    d = Xa.shape[1]
+    G = np.zeros((d, d))
     b = np.zeros((d, *ya.shape[1:]))
-    for first in range(0, n, rows):
-        B = Xa[first : first + rows]
-        G = blas.dsyrk(1.0, B.T, beta=1.0, c=G, trans=0, lower=0, overwrite_c=1)
-        b += B.T @ ya[first : first + rows]
-    upper = np.triu(G)
-    return upper + np.triu(upper, 1).T, b
+    for first in range(lo, hi, rows):
+        B = Xa[first : min(first + rows, hi)]
+        G += B.T @ B
+        b += B.T @ ya[first : min(first + rows, hi)]
+    return G, b
 
 
 def _column_norms(X: np.ndarray) -> np.ndarray:
