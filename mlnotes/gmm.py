@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 
+from mlnotes._parallel import map_parts, n_parts, ranges
 from mlnotes._validation import (
     as_float_array,
     as_rng,
@@ -404,10 +405,15 @@ def _em_iteration(
     # (data far from their mean in units of a component's spread), whiten instead.
     lam_norm = float(np.max(np.sum(U * U, axis=(1, 2))))  # >= |Lam_j|_2 for all j
     quadratic = "triu" in work and _EPS * work["r2max"] * lam_norm <= _QUADRATIC_ERROR
-    if quadratic:
-        total, N, s1, S2 = _moments_quadratic(Xa, log_phi, mu, U, logdet, work)
-    else:
-        total, N, s1, S2 = _moments_whitened(Xa, log_phi, mu, U, logdet, work)
+    moments = _moments_quadratic if quadratic else _moments_whitened
+    parts = work["parts"]  # one range of examples per core (mlnotes._parallel)
+    sums = map_parts(lambda i: moments(*parts[i], log_phi, mu, U, logdet), len(parts))
+    total, N, s1, S2 = sums[0]
+    for part in sums[1:]:  # added in range order: reproducible
+        total += part[0]
+        N = N + part[1]
+        s1 = s1 + part[2]
+        S2 = S2 + part[3]
     Nk = N + 10.0 * np.finfo(np.float64).eps
     mu_new = s1 / Nk[:, None]
     S = S2 / Nk[:, None, None]
@@ -423,7 +429,7 @@ def _em_iteration(
     return total / n, Nk / Nk.sum(), mu_new, S
 
 
-def _moments_quadratic(Xa, log_phi, mu, U, logdet, work):
+def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
     """E-step and M-step statistics through the quadratic features (d <= _QUADRATIC_MAX_D)."""
     d = Xa.shape[0]
     k = mu.shape[0]
@@ -453,18 +459,18 @@ def _moments_quadratic(Xa, log_phi, mu, U, logdet, work):
     return total, moments[:, D + d].copy(), moments[:, D : D + d], S2
 
 
-def _moments_whitened(Xa, log_phi, mu, U, logdet, work):
+def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
     """E-step by whitening (one product per block), M-step by k rank updates (larger d)."""
     d, n = Xa.shape
     k = mu.shape[0]
     if "logp" not in work:  # (the small-d path falls back to this one)
-        work.update(logp=np.empty((k, n)), buf=np.empty((d, n)))
+        work.update(logp=np.empty((k, n)), wbuf=np.empty((d, n)))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as an error
         w = _log_joint(Xa, log_phi, mu, U, logdet, out=work["logp"])
     total = float(np.add.reduce(_normalise(w)))
     N = np.add.reduce(w, axis=1)
     s1 = w @ Xa.T
-    buf = work["buf"]
+    buf = work["wbuf"]
     S2 = np.empty((k, d, d))
     np.sqrt(w, out=w)
     for j in range(k):  # k components: one scaling pass and one syrk each
@@ -508,29 +514,40 @@ _PHI_CACHE_BYTES = 1 << 23
 _PHI_BLOCK_BYTES = 1 << 20
 _QUADRATIC_MAX_D = 20  # measured crossover: ~22 (n = 1e5, k = 5, one thread)
 _QUADRATIC_ERROR = 1e-10
+_MIN_PART = 8192  # examples: below, a part's overhead outweighs a second core
 _EPS = float(np.finfo(np.float64).eps)
 
 
 def _em_work(Xa: np.ndarray, k: int) -> dict:
     """Work arrays of :func:`_em_iteration`, allocated once per fit.
 
+    The examples are split into one contiguous range per core
+    (:mod:`mlnotes._parallel`), each with its own copy of its columns of ``Xa`` and
+    its own work arrays; ``work["parts"]`` lists the ``(Xa_part, part_work)`` pairs.
     Up to ``d = _QUADRATIC_MAX_D`` the quadratic features are cheaper (half the
     arithmetic); above, building them (``d^2 / 2`` numbers per example) costs more
     memory traffic than the whitening saves.
     """
     d, n = Xa.shape
+    spans = ranges(n, n_parts(n, _MIN_PART))
+    parts = [(np.ascontiguousarray(Xa[:, lo:hi]), {}) for lo, hi in spans]
     if d > _QUADRATIC_MAX_D:
-        return {"logp": np.empty((k, n)), "buf": np.empty((d, n))}
+        for Xp, part in parts:
+            part.update(logp=np.empty((k, Xp.shape[1])), wbuf=np.empty((d, Xp.shape[1])))
+        return {"parts": parts}
     P = d * (d + 1) // 2 + d + 1
     r2max = float(np.max(np.add.reduce(Xa * Xa, axis=0)))
-    work: dict = {"triu": np.triu_indices(d), "r2max": r2max}
-    if 8 * P * n <= _PHI_CACHE_BYTES:
-        work["Phi"] = np.empty((P, n))
-        _fill_quadratic(Xa, work["Phi"])
-    else:
-        cols = max(64, min(n, _PHI_BLOCK_BYTES // (8 * P)))
-        work.update(cols=cols, buf=np.empty((P, cols)))
-    return work
+    triu = np.triu_indices(d)
+    for Xp, part in parts:
+        m = Xp.shape[1]
+        part["triu"] = triu
+        if 8 * P * m <= _PHI_CACHE_BYTES // len(parts):
+            part["Phi"] = np.empty((P, m))
+            _fill_quadratic(Xp, part["Phi"])
+        else:
+            cols = max(64, min(m, _PHI_BLOCK_BYTES // (8 * P)))
+            part.update(cols=cols, buf=np.empty((P, cols)))
+    return {"parts": parts, "triu": triu, "r2max": r2max}
 
 
 # ------------------------------------------------------------------------ public API

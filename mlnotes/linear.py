@@ -16,17 +16,15 @@ of the chapter: :math:`\\kappa(X^\\top X) = \\kappa(X)^2`).
 
 from __future__ import annotations
 
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
-from threadpoolctl import ThreadpoolController
 
+from mlnotes._parallel import map_parts, n_parts, ranges
 from mlnotes._validation import (
     as_float_array,
     as_rng,
@@ -285,39 +283,21 @@ def _gram(Xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     memory as long as the Gram product itself; it is nearly free if each block of
     rows is used for both while it is in cache: each block adds its
     :math:`B^\top B` (numpy sends it to BLAS ``syrk``) and its :math:`B^\top y_B`.
-    OpenBLAS parallelises ``syrk`` over the :math:`d \times d` result only, which
-    for a few dozen columns leaves every core but one idle; so the rows are split
-    into one contiguous part per BLAS thread, each part summed by its own Python
-    thread (numpy releases the GIL) with BLAS limited to one thread meanwhile,
-    and the parts' sums added. The split depends only on ``n`` and the number of
-    BLAS threads, so a result is reproducible on a given set-up. Otherwise (wide,
+    The rows are split into one part per core (:mod:`mlnotes._parallel`: BLAS
+    parallelises ``syrk`` over the small ``d x d`` result only). Otherwise (wide,
     short or non-contiguous ``X``) one ``X.T @ X`` and one ``X.T @ y``.
     """
     n, d = Xa.shape
     rows = max(256, _GRAM_BLOCK_BYTES // (8 * d))
     if d > 256 or n < 4 * rows or not Xa.flags.c_contiguous:
         return Xa.T @ Xa, Xa.T @ ya
-    parts = min(_blas_threads(), n // (4 * rows))
-    if parts <= 1:
-        return _gram_rows(Xa, ya, 0, n, rows)
-    bounds = [n * i // parts for i in range(parts + 1)]
-    with _THREADS.limit(limits=1, user_api="blas"), ThreadPoolExecutor(parts) as pool:
-        sums = list(pool.map(lambda i: _gram_rows(Xa, ya, bounds[i], bounds[i + 1], rows),
-                             range(parts)))
+    spans = ranges(n, n_parts(n, 4 * rows))
+    sums = map_parts(lambda i: _gram_rows(Xa, ya, *spans[i], rows), len(spans))
     G, b = sums[0]
     for G_i, b_i in sums[1:]:
         G += G_i
         b += b_i
     return G, b
-
-
-_THREADS = ThreadpoolController()
-
-
-def _blas_threads() -> int:
-    """The number of threads the BLAS would use (at most the machine's cores)."""
-    counts = [lib.num_threads for lib in _THREADS.select(user_api="blas").lib_controllers]
-    return max(1, min(max(counts, default=1), os.cpu_count() or 1))
 
 
 def _gram_rows(Xa, ya, lo, hi, rows):

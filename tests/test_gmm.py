@@ -693,3 +693,23 @@ def test_overlapping_components_far_from_the_data_mean(d):
     assert _rel(ours.mu[:2], gm.means_[:2]) <= 1e-8
     for j in range(3):
         assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
+
+
+@pytest.mark.parametrize("d", [3, _Q + 5])  # the quadratic-feature and the whitening kernel
+def test_em_split_over_cores_matches_one_part(monkeypatch, d):
+    """fit_gmm sums its statistics over ranges of examples, one per core
+    (mlnotes._parallel); two ranges and one give the same fit to rounding."""
+    rng = np.random.default_rng(7)
+    n = 3 * gmm_module._MIN_PART
+    X = np.concatenate([rng.standard_normal((n // 2, d)), 3 + rng.standard_normal((n // 2, d))])
+    fits = {}
+    for parts in (1, 2):
+        monkeypatch.setattr(gmm_module, "n_parts", lambda n, m, p=parts: p)
+        assert len(gmm_module._em_work(X.T.copy(), 2)["parts"]) == parts
+        fits[parts] = fit_gmm(X, 2, max_iter=5, tol=0.0, seed=3)
+    one, two = fits[1], fits[2]
+    assert one.n_iter == two.n_iter == 5
+    np.testing.assert_allclose(two.log_likelihoods, one.log_likelihoods, rtol=1e-13)
+    for name in ("phi", "mu", "sigma"):
+        np.testing.assert_allclose(getattr(two, name), getattr(one, name), rtol=1e-11,
+                                   atol=1e-13)

@@ -881,3 +881,26 @@ def test_ridge_gradient_vanishes(X, alpha: float, intercept: bool, seed: int) ->
 
     scale = (norm(X) ** 2 + alpha) * norm(theta) + norm(X) * norm(y)
     assert np.max(np.abs(g)) <= 1e-9 * scale
+
+
+def test_gram_split_over_cores_matches_one_part(monkeypatch):
+    """The one-pass Gram product sums ranges of rows, one per core
+    (mlnotes._parallel); two ranges and one give the same solution to rounding."""
+    import mlnotes.linear as linear_module
+
+    rng = np.random.default_rng(11)
+    n, d = 60_000, 50  # long enough for the blocked, split path
+    X = rng.standard_normal((n, d))
+    y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
+    thetas, seen = {}, []
+    real_map = linear_module.map_parts
+    monkeypatch.setattr(linear_module, "map_parts",
+                        lambda fn, parts: seen.append(parts) or real_map(fn, parts))
+    for parts in (1, 2, 3):
+        monkeypatch.setattr(linear_module, "n_parts", lambda n, m, p=parts: p)
+        thetas[parts] = normal_equation(X, y)
+    assert seen == [1, 2, 3]
+    reference = np.linalg.lstsq(X, y, rcond=None)[0]
+    for parts, theta in thetas.items():
+        assert relative_error(theta, reference) < 1e-13, parts
+    assert relative_error(thetas[2], thetas[1]) < 1e-14

@@ -1,0 +1,47 @@
+"""Sums over the examples, split across the cores.
+
+OpenBLAS parallelises a matrix product over its result. The products of least
+squares and of EM have a long inner dimension (the examples) and a small result
+(``d x d``, ``k x d``), so BLAS leaves every core but one idle on them. Such a sum
+is split here into one contiguous range of examples per BLAS thread, each range
+summed by its own Python thread (numpy releases the GIL) with BLAS single-threaded
+meanwhile, and the partial sums are added in range order. The split depends only
+on the number of examples and of BLAS threads: a result is reproducible on a given
+set-up, and the rounding differs from one set-up to another as BLAS's own does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from threadpoolctl import ThreadpoolController
+
+T = TypeVar("T")
+
+_CONTROLLER = ThreadpoolController()
+
+
+def n_parts(n: int, min_part: int) -> int:
+    """How many ranges to split ``n`` examples into: one per BLAS thread (at most the
+    machine's cores), each of at least ``min_part`` examples."""
+    counts = [lib.num_threads for lib in _CONTROLLER.select(user_api="blas").lib_controllers]
+    threads = max(1, min(max(counts, default=1), os.cpu_count() or 1))
+    return max(1, min(threads, n // max(1, min_part)))
+
+
+def ranges(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ranges ``(lo, hi)`` covering ``0 .. n``, sizes within one."""
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return list(itertools.pairwise(bounds))
+
+
+def map_parts(fn: Callable[[int], T], parts: int) -> list[T]:
+    """``[fn(0), ..., fn(parts - 1)]``, run in parallel with BLAS on one thread each."""
+    if parts == 1:
+        return [fn(0)]
+    with _CONTROLLER.limit(limits=1, user_api="blas"), ThreadPoolExecutor(parts) as pool:
+        return list(pool.map(fn, range(parts)))
