@@ -263,29 +263,35 @@ def _log_joint(
     U: np.ndarray,
     logdet: np.ndarray,
     out: np.ndarray | None = None,
+    augmented: bool = False,
 ) -> np.ndarray:
     r"""``out[j, i] = log phi_j + log N(x_i; mu_j, Sigma_j)`` for all j, i; Xt is (d, n).
 
     Uses :math:`(x-\mu)^\top\Sigma^{-1}(x-\mu) = \lVert U^\top (x-\mu)\rVert^2` with
     :math:`U = L^{-\top}`: for a block of examples, one matrix product
     ``[U_1 ... U_k]^T @ Xt_b`` gives every component's whitened coordinates at once.
+    With ``augmented=True``, ``Xt`` is ``(d + 1, n)`` with a last row of ones, and
+    the product ``[U_j^T, -U_j^T mu_j]_j @ Xt_b`` subtracts the means too (one pass
+    over the block fewer).
     """
-    d, n = Xt.shape
-    k = mu.shape[0]
+    n = Xt.shape[1]
+    k, d = mu.shape
     if out is None:
         out = np.empty((k, n))
     Ut = np.ascontiguousarray(U.transpose(0, 2, 1).reshape(k * d, d))  # rows: U_j^T
     b = np.einsum("jed,jd->je", U.transpose(0, 2, 1), mu).reshape(k * d, 1)  # U_j^T mu_j
+    A = np.hstack([Ut, -b]) if augmented else Ut
     const = (log_phi - 0.5 * (d * _LOG_2PI + logdet))[:, None]
     cols = max(1, min(n, _BLOCK_BYTES // (8 * k * d)))
     buf = np.empty((k * d, cols))
     for start in range(0, n, cols):  # blocks of examples (cache-sized), not single ones
         stop = min(n, start + cols)
         Y = buf[:, : stop - start]
-        np.matmul(Ut, Xt[:, start:stop], out=Y)
-        Y -= b
-        Y *= Y
-        maha = np.add.reduce(Y.reshape(k, d, stop - start), axis=1)
+        np.matmul(A, Xt[:, start:stop], out=Y)
+        if not augmented:
+            Y -= b
+        Y3 = Y.reshape(k, d, stop - start)
+        maha = np.einsum("jdm,jdm->jm", Y3, Y3)  # squared norms in one pass
         if not np.isfinite(maha).all():
             raise ValueError(
                 "squared distances between X and the means overflow float64 (X, mu or "
@@ -466,7 +472,10 @@ def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
     if "logp" not in work:  # (the small-d path falls back to this one)
         work.update(logp=np.empty((k, n)), wbuf=np.empty((d, n)))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as an error
-        w = _log_joint(Xa, log_phi, mu, U, logdet, out=work["logp"])
+        if "Xaug" in work:  # [X; 1]: the product subtracts the means too
+            w = _log_joint(work["Xaug"], log_phi, mu, U, logdet, work["logp"], True)
+        else:
+            w = _log_joint(Xa, log_phi, mu, U, logdet, out=work["logp"])
     total = float(np.add.reduce(_normalise(w)))
     N = np.add.reduce(w, axis=1)
     s1 = w @ Xa.T
@@ -530,11 +539,16 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
     """
     d, n = Xa.shape
     spans = ranges(n, n_parts(n, _MIN_PART))
-    parts = [(np.ascontiguousarray(Xa[:, lo:hi]), {}) for lo, hi in spans]
-    if d > _QUADRATIC_MAX_D:
-        for Xp, part in parts:
-            part.update(logp=np.empty((k, Xp.shape[1])), wbuf=np.empty((d, Xp.shape[1])))
+    if d > _QUADRATIC_MAX_D:  # each part's data with a row of ones below: [X; 1]
+        parts = []
+        for lo, hi in spans:
+            Xaug = np.empty((d + 1, hi - lo))
+            Xaug[:d] = Xa[:, lo:hi]
+            Xaug[d] = 1.0
+            part = {"Xaug": Xaug, "logp": np.empty((k, hi - lo)), "wbuf": np.empty((d, hi - lo))}
+            parts.append((Xaug[:d], part))
         return {"parts": parts}
+    parts = [(np.ascontiguousarray(Xa[:, lo:hi]), {}) for lo, hi in spans]
     P = d * (d + 1) // 2 + d + 1
     r2max = float(np.max(np.add.reduce(Xa * Xa, axis=0)))
     triu = np.triu_indices(d)
