@@ -45,3 +45,13 @@ def map_parts(fn: Callable[[int], T], parts: int) -> list[T]:
         return [fn(0)]
     with _CONTROLLER.limit(limits=1, user_api="blas"), ThreadPoolExecutor(parts) as pool:
         return list(pool.map(fn, range(parts)))
+
+
+def sum_parts(fn: Callable[[int], tuple], parts: int) -> tuple:
+    """The entrywise sum, in range order, of the tuples ``fn(0), ..., fn(parts - 1)``
+    (run by :func:`map_parts`)."""
+    sums = map_parts(fn, parts)
+    total = list(sums[0])
+    for part in sums[1:]:
+        total = [a + b for a, b in zip(total, part, strict=True)]
+    return tuple(total)

@@ -194,14 +194,15 @@ def relative_error(estimate: object, reference: object) -> float:
         If the arrays differ in shape, are not finite, or ``reference`` is zero.
     """
     est, ref = _pair(estimate, reference)
-    biggest = max(float(np.max(np.abs(est))), float(np.max(np.abs(ref))))
-    if biggest == 0 or not np.any(ref):
+    ref_max = float(np.max(np.abs(ref)))
+    if ref_max == 0:
         raise ValueError("reference is zero: a relative error is undefined; use an absolute one.")
+    biggest = max(float(np.max(np.abs(est))), ref_max)
     # the difference and the reference each scaled by a power of two (exactly), so that
     # no difference, norm or ratio over- or underflows on the way
     s_diff = np.frexp(biggest)[1]
     diff = np.linalg.norm(np.ldexp(est, -s_diff) - np.ldexp(ref, -s_diff))
-    s_ref = np.frexp(float(np.max(np.abs(ref))))[1]
+    s_ref = np.frexp(ref_max)[1]
     ratio = diff / np.linalg.norm(np.ldexp(ref, -s_ref))
     with np.errstate(over="ignore", under="ignore"):
         value = float(np.ldexp(ratio, s_diff - s_ref))
@@ -229,9 +230,9 @@ def lre(estimate: object, reference: object) -> float:
     with np.errstate(divide="ignore", under="ignore"):
         scaled = np.ldexp(est, -expo) - np.ldexp(ref, -expo)
         log_diff = np.log10(np.abs(scaled)) + expo * np.log10(2.0)
-        log_ref = np.where(ref == 0, 0.0, np.log10(np.abs(np.where(ref == 0, 1.0, ref))))
-    digits = np.where(np.isneginf(log_diff), 16.0, log_ref - log_diff)
-    return float(np.min(np.minimum(digits, 16.0)))
+        log_ref = np.log10(np.abs(np.where(ref == 0, 1.0, ref)))  # 0 where ref is 0
+    # exact agreement: log_diff = -inf, so the difference is +inf, capped at 16 digits
+    return min(float(np.min(log_ref - log_diff)), 16.0)
 
 
 # --- sympy helpers ------------------------------------------------------------------

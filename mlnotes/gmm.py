@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.lapack import dtrtri
 
-from mlnotes._parallel import map_parts, n_parts, ranges
+from mlnotes._parallel import n_parts, ranges, sum_parts
 from mlnotes._validation import (
     as_float_array,
     as_rng,
@@ -256,6 +256,12 @@ def _precision_factors(
 # is tiny (a reduction over a short last axis of length 5 is ~30 times slower).
 
 
+_OVERFLOW = (
+    "squared distances between X and the means overflow float64 (X, mu or 1/sigma is "
+    "too large): rescale the data, e.g. standardise the columns."
+)
+
+
 def _log_joint(
     Xt: np.ndarray,
     log_phi: np.ndarray,
@@ -293,10 +299,7 @@ def _log_joint(
         Y3 = Y.reshape(k, d, stop - start)
         maha = np.einsum("jdm,jdm->jm", Y3, Y3)  # squared norms in one pass
         if not np.isfinite(maha).all():
-            raise ValueError(
-                "squared distances between X and the means overflow float64 (X, mu or "
-                "1/sigma is too large): rescale the data, e.g. standardise the columns."
-            )
+            raise ValueError(_OVERFLOW)
         maha *= -0.5
         maha += const
         out[:, start:stop] = maha
@@ -413,13 +416,8 @@ def _em_iteration(
     quadratic = "triu" in work and _EPS * work["r2max"] * lam_norm <= _QUADRATIC_ERROR
     moments = _moments_quadratic if quadratic else _moments_whitened
     parts = work["parts"]  # one range of examples per core (mlnotes._parallel)
-    sums = map_parts(lambda i: moments(*parts[i], log_phi, mu, U, logdet), len(parts))
-    total, N, s1, S2 = sums[0]
-    for part in sums[1:]:  # added in range order: reproducible
-        total += part[0]
-        N = N + part[1]
-        s1 = s1 + part[2]
-        S2 = S2 + part[3]
+    total, N, s1, S2 = sum_parts(lambda i: moments(*parts[i], log_phi, mu, U, logdet),
+                                 len(parts))
     Nk = N + 10.0 * np.finfo(np.float64).eps
     mu_new = s1 / Nk[:, None]
     S = S2 / Nk[:, None, None]
@@ -453,10 +451,7 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
     for Phi in _quadratic_blocks(Xa, work):
         logp = C @ Phi
         if not np.isfinite(logp[finite]).all():
-            raise ValueError(
-                "squared distances between X and the means overflow float64 (X, mu or "
-                "1/sigma is too large): rescale the data, e.g. standardise the columns."
-            )
+            raise ValueError(_OVERFLOW)
         total += float(np.add.reduce(_normalise(logp)))  # logp: now responsibilities
         moments += logp @ Phi.T
     S2 = np.empty((k, d, d))
@@ -545,8 +540,7 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
             Xaug = np.empty((d + 1, hi - lo))
             Xaug[:d] = Xa[:, lo:hi]
             Xaug[d] = 1.0
-            part = {"Xaug": Xaug, "logp": np.empty((k, hi - lo)), "wbuf": np.empty((d, hi - lo))}
-            parts.append((Xaug[:d], part))
+            parts.append((Xaug[:d], {"Xaug": Xaug}))  # logp, wbuf: on first use
         return {"parts": parts}
     parts = [(np.ascontiguousarray(Xa[:, lo:hi]), {}) for lo, hi in spans]
     P = d * (d + 1) // 2 + d + 1

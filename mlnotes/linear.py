@@ -24,7 +24,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.linalg import lapack
 
-from mlnotes._parallel import map_parts, n_parts, ranges
+from mlnotes._parallel import n_parts, ranges, sum_parts
 from mlnotes._validation import (
     as_float_array,
     as_rng,
@@ -292,12 +292,7 @@ def _gram(Xa: np.ndarray, ya: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if d > 256 or n < 4 * rows or not Xa.flags.c_contiguous:
         return Xa.T @ Xa, Xa.T @ ya
     spans = ranges(n, n_parts(n, 4 * rows))
-    sums = map_parts(lambda i: _gram_rows(Xa, ya, *spans[i], rows), len(spans))
-    G, b = sums[0]
-    for G_i, b_i in sums[1:]:
-        G += G_i
-        b += b_i
-    return G, b
+    return sum_parts(lambda i: _gram_rows(Xa, ya, *spans[i], rows), len(spans))
 
 
 def _gram_rows(Xa, ya, lo, hi, rows):
@@ -436,7 +431,7 @@ def _solver_arguments(X, y, method, rcond) -> tuple[np.ndarray, np.ndarray, str,
         raise ValueError(f"method must be 'auto', 'cholesky' or 'svd'; got {method!r}.")
     n, d = Xa.shape
     if rcond is None:
-        rcond = min(10 * d, max(n, d)) * _EPS
+        rcond = _default_rcond(n, d)
     else:
         rcond = real_number(rcond, "rcond", low=0.0, high=1.0, high_open=True)
         # below eps, "singular values" are rounding noise of exact zeros: inverting
@@ -445,14 +440,24 @@ def _solver_arguments(X, y, method, rcond) -> tuple[np.ndarray, np.ndarray, str,
     return Xa, ya, method, rcond
 
 
+def _default_rcond(n: int, d: int) -> float:
+    """The default cut-off of the rank decision, never looser than ``lstsq``'s."""
+    return min(10 * d, max(n, d)) * _EPS
+
+
+def _y_exponent(ya: np.ndarray) -> int:
+    """e with 2**(e-1) <= max |y| < 2**e: y * 2**-e is of order one (exact)."""
+    y_max = float(np.max(np.abs(ya)))
+    return int(np.frexp(y_max)[1]) if y_max > 0 else 0
+
+
 def _least_squares(Xa: np.ndarray, ya: np.ndarray, method: str, rcond: float) -> LeastSquaresResult:
     """The solver of :func:`least_squares` on checked float64 arrays.
 
     ``y`` is scaled by a power of two to order one first (exact), so that ``X^T y``
     neither overflows nor underflows; the solution is scaled back at the end.
     """
-    y_max = float(np.max(np.abs(ya)))
-    y_exp = int(np.frexp(y_max)[1]) if y_max > 0 else 0
+    y_exp = _y_exponent(ya)
     result = _solve_scaled(Xa, np.ldexp(ya, -y_exp), method, rcond)
     with np.errstate(over="ignore"):  # an overflow is reported as a ValueError
         theta = _check_representable(np.ldexp(result.theta, y_exp))
@@ -655,8 +660,7 @@ def ridge(
             "pass intercept=False to penalise every column."
         )
     if alpha == 0.0:  # the normal equation, rank-deficiency handling included
-        n, d = Xa.shape
-        return _least_squares(Xa, ya, "auto", min(10 * d, max(n, d)) * _EPS).theta
+        return _least_squares(Xa, ya, "auto", _default_rcond(*Xa.shape)).theta
     return _ridge(Xa, ya, alpha, bool(intercept)).theta
 
 
@@ -667,8 +671,7 @@ def _ridge(Xa: np.ndarray, ya: np.ndarray, alpha: float, intercept: bool) -> Lea
     linear in ``y``), so that ``X^T y`` neither overflows nor underflows.
     """
     d = Xa.shape[1]
-    y_max = float(np.max(np.abs(ya)))
-    y_exp = int(np.frexp(y_max)[1]) if y_max > 0 else 0
+    y_exp = _y_exponent(ya)
     ys = np.ldexp(ya, -y_exp)
     pen = np.full(d, alpha)  # the diagonal of gamma D
     if intercept:

@@ -376,7 +376,7 @@ def _activate(z: np.ndarray, activation: str) -> np.ndarray:
 def _activation_backward(da: np.ndarray, z: np.ndarray, activation: str, out=None):
     """Lemma 2: ``da * activation'(z)``, into ``out`` if given (relu)."""
     if activation == "relu":
-        return np.multiply(da, z > 0, out=out)
+        return _relu_backward(da, z, out)
     if activation == "identity":
         return da
     deriv = _tanh_derivative(z) if activation == "tanh" else _sigmoid_derivative(z)
@@ -541,12 +541,13 @@ def _check_targets(output: np.ndarray, Y: object, loss: str = "squared") -> np.n
     return Y
 
 
-def _probability_rows(Y: np.ndarray) -> np.ndarray:
-    """Y's rows as probability vectors (one-hot for hard labels), renormalised exactly."""
+def _probability_rows(Y: np.ndarray, name: str = "Y") -> np.ndarray:
+    """Y's rows as probability vectors (one-hot for hard labels), renormalised exactly;
+    ``name`` is the argument the error messages name."""
     if (Y < 0).any():
         i = int(np.argwhere(Y < 0)[0, 0])
         raise ValueError(
-            "Y must hold one probability row per example for loss='cross_entropy' "
+            f"{name} must hold one probability row per example for loss='cross_entropy' "
             f"(one-hot rows for class labels); row {i} has a negative entry."
         )
     sums = Y.sum(axis=1)
@@ -556,7 +557,7 @@ def _probability_rows(Y: np.ndarray) -> np.ndarray:
     bad = np.flatnonzero(np.abs(sums - 1.0) > tol)
     if bad.size:
         raise ValueError(
-            "Y must hold one probability row per example for loss='cross_entropy' "
+            f"{name} must hold one probability row per example for loss='cross_entropy' "
             f"(one-hot rows for class labels); row {int(bad[0])} sums to "
             f"{sums[bad[0]]:.12g}, not 1."
         )
@@ -863,9 +864,9 @@ def _backward(params: Params, cache: Cache, Y: np.ndarray, loss: str = "squared"
     grads: Params = [None] * len(params)  # type: ignore[list-item]
     dz = _loss_gradient(cache.z[-1], Y, loss)
     for i in range(len(params) - 1, -1, -1):
-        grads[i] = (dz.T @ cache.a[i], dz.sum(axis=0))  # Lemma 1
+        grads[i] = _linear_backward_weights(dz, cache.a[i])  # Lemma 1
         if i > 0:
-            da = dz @ params[i][0]  # Lemma 3
+            da = _linear_backward_input(dz, params[i][0])  # Lemma 3
             dz = _activation_backward(da, cache.z[i - 1], activation, out=da)  # Lemma 2
     return grads
 
@@ -971,10 +972,7 @@ def train(
                 f"{X_val.shape} and {Y_val.shape}."
             )
         if kind == "cross_entropy":
-            try:
-                Y_val = _probability_rows(Y_val)
-            except ValueError as err:
-                raise ValueError(str(err).replace("Y must", "Y_val must", 1)) from None
+            Y_val = _probability_rows(Y_val, "Y_val")
     if kind == "cross_entropy":
         Y = _probability_rows(Y)
     learning_rate = _real_number(learning_rate, "learning_rate", low=0.0, low_open=True)

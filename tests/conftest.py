@@ -17,6 +17,13 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 
 
+def article_html(path: Path) -> str:
+    """The HTML of a built page's article (the book's text, without the theme's frame)."""
+    page = path.read_text(encoding="utf-8")
+    start = page.index('<article class="bd-article">')
+    return page[start : page.index("</article>", start)]
+
+
 def toc_files() -> list[str]:
     """Every file named in _toc.yml (without suffix), root first, in reading order."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())

@@ -20,10 +20,8 @@ Full-page screenshots go to ``_build/screenshots/`` for a human to look at: NAME
 """
 
 import functools
-import http.server
 import io
 import re
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -31,7 +29,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chromium import CHROMIUM, CHROMIUM_ARGS
+from chromium import CHROMIUM, CHROMIUM_ARGS, serve
 from conftest import ROOT, toc_files
 
 SHOTS = ROOT / "_build" / "screenshots"
@@ -55,19 +53,10 @@ except ImportError:  # test_accessibility says so; the other tests run
 
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest's output clean
-        pass
-
-
 @pytest.fixture(scope="module")
 def server(built_html):
-    handler = functools.partial(_QuietHandler, directory=str(built_html))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with serve(built_html) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -893,9 +893,9 @@ def test_gram_split_over_cores_matches_one_part(monkeypatch):
     X = rng.standard_normal((n, d))
     y = X @ rng.standard_normal(d) + 0.1 * rng.standard_normal(n)
     thetas, seen = {}, []
-    real_map = linear_module.map_parts
-    monkeypatch.setattr(linear_module, "map_parts",
-                        lambda fn, parts: seen.append(parts) or real_map(fn, parts))
+    real_sum = linear_module.sum_parts
+    monkeypatch.setattr(linear_module, "sum_parts",
+                        lambda fn, parts: seen.append(parts) or real_sum(fn, parts))
     for parts in (1, 2, 3):
         monkeypatch.setattr(linear_module, "n_parts", lambda n, m, p=parts: p)
         thetas[parts] = normal_equation(X, y)

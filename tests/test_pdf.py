@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pypdf
 import pytest
 
-from conftest import HTML, ROOT, toc_files
+from conftest import HTML, ROOT, article_html, toc_files
 
 PDF = ROOT / "_build" / "pdf" / "mlnotes.pdf"
 PAGES = toc_files()
@@ -49,9 +49,7 @@ def texts(reader) -> list[str]:
 
 @functools.cache
 def _article(name: str) -> str:
-    page = (HTML / f"{name}.html").read_text(encoding="utf-8")
-    start = page.index('<article class="bd-article">')
-    return page[start : page.index("</article>", start)]
+    return article_html(HTML / f"{name}.html")
 
 
 def _title(name: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import HTML, ROOT
+from conftest import HTML, ROOT, article_html
 
 sys.path.insert(0, str(ROOT / "tools"))
 import student_edition as se
@@ -70,10 +70,7 @@ def _lines(text: str) -> set[str]:
 
 
 def _page_text(path: Path) -> str:
-    page = path.read_text(encoding="utf-8")
-    start = page.index('<article class="bd-article">')
-    article = page[start : page.index("</article>", start)]
-    return html.unescape(re.sub(r"<[^>]+>", "", article))
+    return html.unescape(re.sub(r"<[^>]+>", "", article_html(path)))
 
 
 @pytest.mark.parametrize("nb_path", CHAPTERS, ids=lambda p: p.name)

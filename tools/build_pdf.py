@@ -23,16 +23,15 @@ Usage: python tools/build_pdf.py [--html _build/html] [--out _build/pdf/mlnotes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import datetime as dt
 import functools
-import http.server
 import io
 import logging
 import os
 import re
 import sys
-import threading
 import time
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -43,7 +42,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import Fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from chromium import CHROMIUM, CHROMIUM_ARGS  # the browser test's Chromium and flags
+from chromium import CHROMIUM, CHROMIUM_ARGS, serve  # the browser test's Chromium, flags, server
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,15 +148,12 @@ def slug(docname: str) -> str:
     return "pdf-" + re.sub(r"[^A-Za-z0-9_-]", "-", docname)
 
 
-def _docname(path: str, pages: set[str]) -> str | None:
-    """The book page a local URL path points at, or None."""
+def _docname(path: str, pages: set[str], root: str) -> str | None:
+    """The book page a local URL path points at, or None (``root``: _toc.yml's root)."""
     name = unquote(path).lstrip("/").removesuffix(".html")
     if name in ("", "index"):  # index.html redirects to the root page
-        name = ROOT_DOC[0]
+        name = root
     return name if name in pages else None
-
-
-ROOT_DOC: list[str] = []  # the root page of _toc.yml, set by build_document
 
 
 class Heading:
@@ -209,11 +205,11 @@ def tex_to_text(text: str) -> str:
 
 
 def transform_article(
-    html: str, docname: str, pages: set[str]
+    html: str, docname: str, pages: set[str], root: str
 ) -> tuple[Tag, Heading, list[Heading]]:
     """The article of one built page, made part of the print document.
 
-    Returns the wrapped section, the page's title and its headings (levels 1 and 2).
+    ``pages`` are the book's pages, ``root`` the root page of _toc.yml. Returns the wrapped section, the page's title and its headings (levels 1 and 2).
     """
     soup = BeautifulSoup(html, "html.parser")
     article = soup.find("article", class_="bd-article")
@@ -238,7 +234,7 @@ def transform_article(
     for tag in article.select("a:has(> .viewcode-link)"):
         tag.decompose()
     # The landing page's table of contents: the PDF has its own, with page numbers.
-    if docname == ROOT_DOC[0]:
+    if docname == root:
         for tag in article.select(".toctree-wrapper"):
             tag.decompose()
 
@@ -259,7 +255,7 @@ def transform_article(
             if re.match(r"^[a-z][a-z0-9+.-]*:", href, re.I):
                 continue  # http(s), mailto: stays a link to the world
             url = urlsplit(urljoin(base, href))
-            target = _docname(url.path, pages)
+            target = _docname(url.path, pages, root)
             if target is None:
                 tag.unwrap()  # a file or page the PDF does not contain: keep the text
                 continue
@@ -346,7 +342,6 @@ Outline = list[tuple[str | None, list[tuple[Heading, list[Heading]]]]]
 def build_document(html_dir: Path) -> tuple[str, Outline]:
     """The print document (HTML) and the outline to bookmark: parts, pages, sections."""
     parts = toc_parts()
-    ROOT_DOC[:] = [parts[0][1][0]]
     order = [f for _, files in parts for f in files]
     pages = set(order)
     missing = [f for f in order if not (html_dir / f"{f}.html").exists()]
@@ -372,7 +367,7 @@ def build_document(html_dir: Path) -> tuple[str, Outline]:
         for attr in ("href", "src"):
             if tag.has_attr(attr):
                 tag[attr] = urljoin(base, tag[attr])
-    head.title.string = config_title()
+    head.title.string = config().get("title", "Book")
     style = shell.new_tag("style")
     style.string = PRINT_CSS
     head.append(style)
@@ -393,11 +388,11 @@ def build_document(html_dir: Path) -> tuple[str, Outline]:
     titles, headings, sections = {}, {}, []
     for f in order:
         section, titles[f], headings[f] = transform_article(
-            (html_dir / f"{f}.html").read_text(encoding="utf-8"), f, pages
+            (html_dir / f"{f}.html").read_text(encoding="utf-8"), f, pages, order[0]
         )
         sections.append(section)
 
-    cfg = yaml.safe_load((ROOT / "_config.yml").read_text())
+    cfg = config()
     title = doc.new_tag("section", attrs={"class": "pdf-title", "id": "pdf-title"})
     t = doc.new_tag("h1")
     t.string = cfg.get("title", "")
@@ -429,8 +424,10 @@ def build_document(html_dir: Path) -> tuple[str, Outline]:
     return str(doc), outline
 
 
-def config_title() -> str:
-    return str(yaml.safe_load((ROOT / "_config.yml").read_text()).get("title", "Book"))
+@functools.cache
+def config() -> dict:
+    """The book's _config.yml."""
+    return yaml.safe_load((ROOT / "_config.yml").read_text())
 
 
 def build_date(html_dir: Path) -> str:
@@ -438,11 +435,6 @@ def build_date(html_dir: Path) -> str:
     if os.environ.get("SOURCE_DATE_EPOCH"):
         stamp = int(os.environ["SOURCE_DATE_EPOCH"])
     return dt.datetime.fromtimestamp(stamp, dt.UTC).strftime("%Y-%m-%d")
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
 
 
 def destinations(reader: PdfReader) -> dict[str, tuple[int, float | None, float | None]]:
@@ -460,16 +452,13 @@ def page_numbers(pdf: bytes) -> dict[str, int]:
     return {k: v[0] + 1 for k, v in destinations(PdfReader(io.BytesIO(pdf))).items()}
 
 
-def add_outline(writer: PdfWriter, dests, outline: Outline) -> int:
+def add_outline(writer: PdfWriter, dests, outline: Outline) -> None:
     """Bookmarks: Contents, then each part, its pages and their sections."""
-    count = 0
 
     def add(title: str, target: str, parent=None):
-        nonlocal count
         if target not in dests:
             return None
         index, left, top = dests[target]
-        count += 1
         fit = Fit.xyz(left=left, top=top) if top is not None else Fit.fit()
         return writer.add_outline_item(title=title, page_number=index, parent=parent, fit=fit)
 
@@ -482,7 +471,6 @@ def add_outline(writer: PdfWriter, dests, outline: Outline) -> int:
             item = add(title.text, title.target, parent)
             for section in sections:
                 add(section.text, section.target, item)
-    return count
 
 
 PAGENO = re.compile(r'(<span class="pdf-pageno" data-target="([^"]*)">)([^<]*)(</span>)')
@@ -520,10 +508,8 @@ def print_pdf(html_dir: Path, document: str, outline: Outline, out: Path) -> int
         raise SystemExit(
             f"{CHROMIUM} is missing: `apt-get install chromium` (make pdf does it as root)"
         )
-    handler = functools.partial(_QuietHandler, directory=str(html_dir))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    server = f"http://127.0.0.1:{httpd.server_address[1]}"
+    stack = contextlib.ExitStack()
+    server = stack.enter_context(serve(html_dir))
     footer = (
         '<div style="width:100%; font-size:8px; color:#666; text-align:center;'
         ' font-family: sans-serif;"><span class="pageNumber"></span></div>'
@@ -626,7 +612,7 @@ def print_pdf(html_dir: Path, document: str, outline: Outline, out: Path) -> int
                 )
             browser.close()
     finally:
-        httpd.shutdown()
+        stack.close()
     missing = sorted(targets - set(landed))
     if missing:
         print(
@@ -643,8 +629,8 @@ def print_pdf(html_dir: Path, document: str, outline: Outline, out: Path) -> int
     add_outline(writer, destinations(reader), outline)
     writer.add_metadata(
         {
-            "/Title": config_title(),
-            "/Author": str(yaml.safe_load((ROOT / "_config.yml").read_text()).get("author", "")),
+            "/Title": str(config().get("title", "Book")),
+            "/Author": str(config().get("author", "")),
         }
     )
     writer.page_mode = "/UseOutlines"  # open with the bookmarks shown

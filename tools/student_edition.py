@@ -24,6 +24,7 @@ which fails the build (``-W``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -125,41 +126,32 @@ def replace_answer_checks(app: Sphinx, doctree: nodes.document) -> None:
             cell.parent.remove(cell)
 
 
+def _is_check_cell(cell) -> bool:
+    return cell.cell_type == "code" and TAG in cell.metadata.get("tags", [])
+
+
 def student_notebook(nb) -> object:
     """A notebook for the student: answer-check cells become the note, no solutions."""
     import nbformat
 
-    sources = [
-        c.source
-        for c in nb.cells
-        if c.cell_type == "code" and TAG not in c.metadata.get("tags", [])
-    ]
-    signatures = helper_signatures(sources)
+    signatures = helper_signatures([c.source for c in nb.cells
+                                    if c.cell_type == "code" and not _is_check_cell(c)])
     cells = []
-    for i, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and TAG in cell.metadata.get("tags", []):
-            if i and nb.cells[i - 1].cell_type == "code" and TAG in nb.cells[i - 1].metadata.get(
-                "tags", []
-            ):
-                continue  # one note for a run of answer-check cells
-            run = [cell]
-            for nxt in nb.cells[i + 1 :]:
-                if nxt.cell_type != "code" or TAG not in nxt.metadata.get("tags", []):
-                    break
-                run.append(nxt)
-            found = dict.fromkeys(c for r in run for c in helpers_called(r.source))
-            calls = note_text(list(found), signatures)
+    for is_check, run in itertools.groupby(nb.cells, _is_check_cell):
+        if is_check:  # one note for a run of answer-check cells
+            calls = helpers_called("\n".join(c.source for c in run))
             cells.append(
                 nbformat.v4.new_markdown_cell(
                     "**Check your answer** with "
-                    + " and ".join(f"`{c}`" for c in calls)
+                    + " and ".join(f"`{c}`" for c in note_text(calls, signatures))
                     + " (defined above)."
                 )
             )
             continue
-        if cell.cell_type == "markdown":
-            cell.source = SOLUTION.sub("", cell.source)
-        cells.append(cell)
+        for cell in run:
+            if cell.cell_type == "markdown":
+                cell.source = SOLUTION.sub("", cell.source)
+            cells.append(cell)
     nb.cells = cells
     return nb
 
