@@ -523,8 +523,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
-    s = np.subtract(z, z.max(axis=-1, keepdims=True))
-    s -= np.log(np.exp(s).sum(axis=-1, keepdims=True))
+    """z - max - log sum exp(z - max), row-wise. The sum is 1 (the largest entry) plus
+    the rest; log1p of the rest keeps a rest below eps, which is the whole loss of a
+    near-perfect fit (log(1 + 1e-36) would round to 0)."""
+    top = np.expand_dims(z.argmax(axis=-1), -1)
+    s = np.subtract(z, np.take_along_axis(z, top, axis=-1))
+    rest = np.exp(s)
+    np.put_along_axis(rest, top, 0.0, axis=-1)
+    s -= np.log1p(rest.sum(axis=-1, keepdims=True))
     return s
 
 

@@ -570,7 +570,8 @@ def odd_array(draw: Draw, a: np.ndarray, variants=ODD_ARRAYS) -> tuple[str, obje
     if v == "fortran":
         return v, np.array(a, order="F"), a
     if v == "float32":
-        f = a.astype(np.float32)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, whose error is right
+            f = a.astype(np.float32)
         return v, f, f.astype(np.float64)
     s = np.repeat(a[..., None], 2, axis=-1)[..., 0]  # "strided": a non-contiguous view
     return v, s, a
@@ -3062,7 +3063,9 @@ def _mp_softmax_rows(z, log: bool):
         for i, row in enumerate(rows):
             top = mpmath.mpf(float(np.max(row)))
             m = [mpmath.mpf(float(v)) - top for v in row]  # exact at 40 digits
-            lse = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in m))
+            j_top = int(np.argmax(row))  # log(1 + rest), not log of the sum: a rest of
+            # 1e-112 would vanish beside the 1 at 40 digits
+            lse = mpmath.log1p(mpmath.fsum(mpmath.exp(v) for j, v in enumerate(m) if j != j_top))
             out[i] = [float(v - lse) if log else float(mpmath.exp(v - lse)) for v in m]
     return out.reshape(z.shape)
 
