@@ -66,7 +66,7 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # Rows of X per block in the E-step: the (rows, k*d) work array then stays in the CPU
 # cache, which is where most of the speed over a whole-array implementation comes from.
-_BLOCK_BYTES = 1 << 19
+_BLOCK_BYTES = 1 << 21
 _INIT_METHODS = ("kmeans++", "points", "responsibilities")
 
 
@@ -413,7 +413,7 @@ def _em_iteration(
     # eps |x|^2 |Lam| in the log-densities. If that could exceed _QUADRATIC_ERROR
     # (data far from their mean in units of a component's spread), whiten instead.
     lam_norm = float(np.max(np.sum(U * U, axis=(1, 2))))  # >= |Lam_j|_2 for all j
-    quadratic = "triu" in work and _EPS * work["r2max"] * lam_norm <= _QUADRATIC_ERROR
+    quadratic = "pairs" in work and _EPS * work["r2max"] * lam_norm <= _QUADRATIC_ERROR
     moments = _moments_quadratic if quadratic else _moments_whitened
     parts = work["parts"]  # one range of examples per core (mlnotes._parallel)
     total, N, s1, S2 = sum_parts(lambda i: moments(*parts[i], log_phi, mu, U, logdet),
@@ -439,25 +439,27 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
     k = mu.shape[0]
     Lam = U @ U.transpose(0, 2, 1)  # precision matrices
     Lmu = np.einsum("jab,jb->ja", Lam, mu)
-    ia, ib = work["triu"]
-    D = ia.size
-    C = np.empty((k, D + d + 1))  # log phi_j + log N(x; mu_j, Sigma_j) = C[j] @ phi(x)
-    C[:, :D] = -0.5 * np.where(ia == ib, 1.0, 2.0) * Lam[:, ia, ib]
-    C[:, D : D + d] = Lmu
-    C[:, D + d] = log_phi - 0.5 * (d * _LOG_2PI + logdet + np.einsum("ja,ja->j", mu, Lmu))
-    moments = np.zeros((k, D + d + 1))
+    # log phi_j + log N(x; mu_j, Sigma_j) = -1/2 x~^T M_j x~ with x~ = (x, 1) and
+    # M_j = [[Lam_j, -Lam_j mu_j], [-(Lam_j mu_j)^T, mu_j^T Lam_j mu_j - 2 c_j]]
+    M = np.empty((k, d + 1, d + 1))
+    M[:, :d, :d] = Lam
+    M[:, :d, d] = M[:, d, :d] = -Lmu
+    M[:, d, d] = np.einsum("ja,ja->j", mu, Lmu) + d * _LOG_2PI + logdet - 2.0 * log_phi
+    ia, ib = work["pairs"]
+    C = -0.5 * np.where(ia == ib, 1.0, 2.0) * M[:, ia, ib]  # logp = C @ Phi
+    moments = np.zeros((k, ia.size))  # sum_i w_j x~_a x~_b for each pair (a, b)
     total = 0.0
     finite = np.isfinite(log_phi)
-    for Phi in _quadratic_blocks(Xa, work):
+    for Phi in _quadratic_blocks(work):
         logp = C @ Phi
         if not np.isfinite(logp[finite]).all():
             raise ValueError(_OVERFLOW)
         total += float(np.add.reduce(_normalise(logp)))  # logp: now responsibilities
         moments += logp @ Phi.T
-    S2 = np.empty((k, d, d))
-    S2[:, ia, ib] = moments[:, :D]
-    S2[:, ib, ia] = moments[:, :D]
-    return total, moments[:, D + d].copy(), moments[:, D : D + d], S2
+    St = np.empty((k, d + 1, d + 1))  # sum_i w_j x~ x~^T
+    St[:, ia, ib] = moments
+    St[:, ib, ia] = moments
+    return total, St[:, d, d].copy(), St[:, :d, d].copy(), St[:, :d, :d].copy()
 
 
 def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
@@ -483,30 +485,47 @@ def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
     return total, N, s1, S2
 
 
-def _quadratic_blocks(Xa: np.ndarray, work: dict):
+def _quadratic_blocks(work: dict):
     """Yield the quadratic features ``Phi`` (P, m) of blocks of examples."""
-    n = Xa.shape[1]
+    P = work["pairs"][0].size
     if "Phi" in work:  # built once per fit
-        yield work["Phi"]
+        yield work["Phi"][:P]
         return
-    cols = work["cols"]
     buf = work["buf"]
-    for start in range(0, n, cols):
-        stop = min(n, start + cols)
-        Phi = buf[:, : stop - start]
-        _fill_quadratic(Xa[:, start:stop], Phi)
-        yield Phi
+    for block in work["blocks"]:
+        m = block.shape[1]
+        Phi = buf.reshape(-1)[: buf.shape[0] * m].reshape(-1, m)  # contiguous, also if m < cols
+        _fill_quadratic(block, Phi)
+        yield Phi[:P]
 
 
-def _fill_quadratic(Xb: np.ndarray, Phi: np.ndarray) -> None:
-    """Rows of Phi: x_a x_b for a <= b (row-major order), then x, then 1."""
-    d = Xb.shape[0]
-    row = 0
-    for a in range(d):  # d products of rows (vectorised over the examples)
-        np.multiply(Xb[a:], Xb[a], out=Phi[row : row + d - a])
-        row += d - a
-    Phi[row : row + d] = Xb
-    Phi[row + d] = 1.0
+def _quadratic_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs ``(a, b)`` of the rows of :func:`_fill_quadratic`, for x~ of length d + 1.
+
+    Row ``s (d+1) + a`` is ``x~_a x~_{(a+s) mod (d+1)}``, for the shifts
+    ``s = 0 .. (d+1) // 2``: each unordered pair once among the first
+    ``P = (d+1)(d+2)/2`` rows (for even d + 1, the last shift's second half repeats
+    its first, and those rows are left out).
+    """
+    dp = d + 1
+    shifts = dp // 2 + 1
+    a = np.tile(np.arange(dp), shifts)
+    b = (a + np.repeat(np.arange(shifts), dp)) % dp
+    P = dp * (dp + 1) // 2
+    return a[:P], b[:P]
+
+
+def _fill_quadratic(block: np.ndarray, out: np.ndarray) -> None:
+    """Products of the rows of x~ = (x, 1), given ``block = [x~; x~]`` (2 (d+1), m).
+
+    ``out`` (((d+1) // 2 + 1) (d+1), m) gets one product of two (d+1)-row slices of
+    the block per shift (row order of :func:`_quadratic_pairs`): a few large,
+    contiguous multiplications instead of one per pair.
+    """
+    dp = block.shape[0] // 2
+    rows = out.reshape(dp // 2 + 1, dp, block.shape[1])
+    for s in range(rows.shape[0]):
+        np.multiply(block[:dp], block[s : s + dp], out=rows[s])
 
 
 # Above this ratio of |mu_j|^2 to the smallest variance of S_j, the one-pass formula
@@ -542,20 +561,35 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
             Xaug[d] = 1.0
             parts.append((Xaug[:d], {"Xaug": Xaug}))  # logp, wbuf: on first use
         return {"parts": parts}
-    parts = [(np.ascontiguousarray(Xa[:, lo:hi]), {}) for lo, hi in spans]
-    P = d * (d + 1) // 2 + d + 1
     r2max = float(np.max(np.add.reduce(Xa * Xa, axis=0)))
-    triu = np.triu_indices(d)
-    for Xp, part in parts:
-        m = Xp.shape[1]
-        part["triu"] = triu
-        if 8 * P * m <= _PHI_CACHE_BYTES // len(parts):
-            part["Phi"] = np.empty((P, m))
-            _fill_quadratic(Xp, part["Phi"])
+    pairs = _quadratic_pairs(d)
+    dp = d + 1
+    rows = (dp // 2 + 1) * dp  # rows filled by _fill_quadratic
+    cached = 8 * rows * n <= _PHI_CACHE_BYTES  # else: Phi rebuilt block by block
+    if not cached:
+        # Blocks of cache size make numpy calls of ~10 us; two Python threads would
+        # hand the GIL to each other at every call, which costs as much as the work
+        # (measured: slower than one thread). One part; BLAS may use the cores.
+        spans = [(0, n)]
+    parts = []
+    for lo, hi in spans:
+        m = hi - lo
+        cols = m if cached else max(64, min(m, _PHI_BLOCK_BYTES // (8 * rows)))
+        blocks = []  # [x~; x~] with x~ = (x, 1), block by block (contiguous)
+        for start in range(lo, hi, cols):
+            block = np.empty((2 * dp, min(hi, start + cols) - start))
+            block[:d] = Xa[:, start : start + block.shape[1]]
+            block[d] = 1.0
+            block[dp:] = block[:dp]
+            blocks.append(block)
+        part = {"pairs": pairs}
+        if cols == m:
+            part["Phi"] = np.empty((rows, m))
+            _fill_quadratic(blocks[0], part["Phi"])
         else:
-            cols = max(64, min(m, _PHI_BLOCK_BYTES // (8 * P)))
-            part.update(cols=cols, buf=np.empty((P, cols)))
-    return {"parts": parts, "triu": triu, "r2max": r2max}
+            part.update(blocks=blocks, buf=np.empty((rows, cols)))
+        parts.append((Xa[:, lo:hi], part))  # (the data: for the whitening fallback)
+    return {"parts": parts, "pairs": pairs, "r2max": r2max}
 
 
 # ------------------------------------------------------------------------ public API

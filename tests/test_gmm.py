@@ -695,6 +695,39 @@ def test_overlapping_components_far_from_the_data_mean(d):
         assert _rel(ours.sigma[j], gm.covariances_[j]) <= 1e-8
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 10])  # d + 1 even and odd
+def test_quadratic_features_are_every_pair_once(d):
+    """_fill_quadratic's rows are x~_a x~_b for x~ = (x, 1), each unordered pair
+    (a, b) exactly once among the first P rows, in the order _quadratic_pairs names."""
+    ia, ib = gmm_module._quadratic_pairs(d)
+    pairs = {(min(a, b), max(a, b)) for a, b in zip(ia.tolist(), ib.tolist(), strict=True)}
+    assert len(ia) == len(pairs) == (d + 1) * (d + 2) // 2
+    xt = np.vstack([np.random.default_rng(d).normal(size=(d, 7)), np.ones((1, 7))])
+    rows = ((d + 1) // 2 + 1) * (d + 1)
+    Phi = np.full((rows, 7), np.nan)
+    gmm_module._fill_quadratic(np.vstack([xt, xt]), Phi)
+    np.testing.assert_array_equal(Phi[: len(ia)], xt[ia] * xt[ib])
+
+
+@pytest.mark.parametrize("d", [2, 3, 7])
+def test_quadratic_features_in_blocks_match_the_cached_ones(monkeypatch, d):
+    """Above _PHI_CACHE_BYTES the features are rebuilt in blocks in every iteration
+    (the last block shorter); the fit is the one with the features built once."""
+    X = _blobs(d, 1000, d, 3)
+    init = _start(X, 3, seed=2)
+    cached = fit_gmm(X, 3, init=init, max_iter=4, tol=0)
+    monkeypatch.setattr(gmm_module, "_PHI_CACHE_BYTES", 0)
+    monkeypatch.setattr(gmm_module, "_PHI_BLOCK_BYTES", 8 * 300 * 4 * (d + 1))
+    work = gmm_module._em_work(X.T.copy(), 3)
+    (_, part), = work["parts"]
+    assert [b.shape[1] for b in part["blocks"]][-1] < part["buf"].shape[1]
+    blocked = fit_gmm(X, 3, init=init, max_iter=4, tol=0)
+    np.testing.assert_allclose(blocked.log_likelihoods, cached.log_likelihoods, rtol=1e-13)
+    for name in ("phi", "mu", "sigma"):
+        np.testing.assert_allclose(getattr(blocked, name), getattr(cached, name), rtol=1e-11,
+                                   atol=1e-13)
+
+
 @pytest.mark.parametrize("d", [3, _Q + 5])  # the quadratic-feature and the whitening kernel
 def test_em_split_over_cores_matches_one_part(monkeypatch, d):
     """fit_gmm sums its statistics over ranges of examples, one per core
