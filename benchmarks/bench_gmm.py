@@ -13,8 +13,10 @@ are compared (the least disturbed by other jobs), in two set-ups:
 1. the machine's threads (BLAS's default, all cores), wall-clock times, each call
    after a pause of SETTLE_SECONDS (OpenBLAS's idle threads spin for about 0.1 s
    after a call and would share the cores with the next one); fit_gmm splits its
-   sums over the examples across the cores (mlnotes._parallel), scikit-learn uses
-   BLAS's threads. This is the issue's measure (same threads for both).
+   sums over the examples across the cores (mlnotes._parallel) where its calls are
+   long enough to gain from it (d = 2 and 50 here; at d = 10 its blocks of cache
+   size run on one core), scikit-learn uses BLAS's threads. This is the issue's
+   measure (same threads for both).
 2. one BLAS thread (threadpoolctl), CPU times of the process: the single-core
    comparison, insensitive to other jobs on a shared machine.
 
