@@ -450,14 +450,23 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
     ia, ib = work["pairs"]
     C = -0.5 * np.where(ia == ib, 1.0, 2.0) * M[:, ia, ib]  # logp = C @ Phi
     moments = np.zeros((k, ia.size))  # sum_i w_j x~_a x~_b for each pair (a, b)
-    total = 0.0
     finite = np.isfinite(log_phi)
-    for Phi in _quadratic_blocks(work):
+    # No partial sum of C @ Phi can overflow if sum_r |C_jr| max_i |Phi_ri| is below
+    # _SAFE_SUM (for the components with phi_j > 0); only otherwise is every block of
+    # log-densities checked for overflow.
+    check = not np.all(np.abs(C[finite]) @ work["phi_max"] < _SAFE_SUM)
+    top, sums = work["top"], work["sums"]  # per example: largest log joint, sum of exp
+    for start, Phi in _quadratic_blocks(work):
         logp = C @ Phi
-        if not np.isfinite(logp[finite]).all():
+        if check and not np.isfinite(logp[finite]).all():
             raise ValueError(_OVERFLOW)
-        total += float(np.add.reduce(_normalise(logp)))  # logp: now responsibilities
+        stop = start + logp.shape[1]
+        m = np.maximum.reduce(logp, axis=0, out=top[start:stop])  # responsibilities
+        logp -= m
+        np.exp(logp, out=logp)
+        logp /= np.add.reduce(logp, axis=0, out=sums[start:stop])
         moments += logp @ Phi.T
+    total = float(np.add.reduce(np.log(sums))) + float(np.add.reduce(top))
     St = np.empty((k, d + 1, d + 1))  # sum_i w_j x~ x~^T
     St[:, ia, ib] = moments
     St[:, ib, ia] = moments
@@ -488,17 +497,20 @@ def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
 
 
 def _quadratic_blocks(work: dict):
-    """Yield the quadratic features ``Phi`` (P, m) of blocks of examples."""
+    """Yield ``(start, Phi)``: the quadratic features (P, m) of the block of examples
+    from column ``start`` of the part on."""
     P = work["pairs"][0].size
     if "Phi" in work:  # built once per fit
-        yield work["Phi"][:P]
+        yield 0, work["Phi"][:P]
         return
     buf = work["buf"]
+    start = 0
     for block in work["blocks"]:
         m = block.shape[1]
         Phi = buf.reshape(-1)[: buf.shape[0] * m].reshape(-1, m)  # contiguous, also if m < cols
         _fill_quadratic(block, Phi)
-        yield Phi[:P]
+        yield start, Phi[:P]
+        start += m
 
 
 def _quadratic_pairs(d: int) -> tuple[np.ndarray, np.ndarray]:
@@ -539,6 +551,7 @@ _PHI_CACHE_BYTES = 1 << 23
 _PHI_BLOCK_BYTES = 1 << 20
 _QUADRATIC_MAX_D = 20  # measured crossover: ~22 (n = 1e5, k = 5, one thread)
 _QUADRATIC_ERROR = 1e-10
+_SAFE_SUM = 1e300  # a sum of terms whose magnitudes add up to less cannot overflow
 _MIN_PART = 8192  # examples: below, a part's overhead outweighs a second core
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -567,6 +580,8 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
         return {"parts": parts}
     r2max = float(np.max(np.add.reduce(Xa * Xa, axis=0)))
     pairs = _quadratic_pairs(d)
+    x_max = np.append(np.max(np.abs(Xa), axis=1), 1.0)  # max_i |x~_a|
+    phi_max = x_max[pairs[0]] * x_max[pairs[1]]  # >= max_i |Phi_ri|
     dp = d + 1
     rows = (dp // 2 + 1) * dp  # rows filled by _fill_quadratic
     cached = 8 * rows * n <= _PHI_CACHE_BYTES  # else: Phi rebuilt block by block
@@ -586,7 +601,7 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
             block[d] = 1.0
             block[dp:] = block[:dp]
             blocks.append(block)
-        part = {"pairs": pairs}
+        part = {"pairs": pairs, "phi_max": phi_max, "top": np.empty(m), "sums": np.empty(m)}
         if cols == m:
             part["Phi"] = np.empty((rows, m))
             _fill_quadratic(blocks[0], part["Phi"])

@@ -426,6 +426,23 @@ def test_e_step_overflow_is_an_error(func):
         func(X_OK * 1e160, phi, mu, sigma)  # squared distances ~ 1e320
 
 
+def test_overflow_in_the_quadratic_kernel_is_an_error(monkeypatch):
+    # Data and covariances at 1e-100 keep EM on the quadratic features (d = 2), where
+    # the second mean's constant mu^T Sigma^-1 mu = 1e320 overflows: an error, as in
+    # the whitened E-step of log_density, not a component silently given weight 0.
+    X = 1e-100 * np.random.default_rng(0).normal(size=(200, 2))
+    init = (np.array([0.5, 0.5]), np.array([[0.0, 0.0], [1e60, 0.0]]),
+            np.stack([1e-200 * np.eye(2)] * 2))
+    with pytest.raises(ValueError, match="overflow"):
+        log_density(X, *init)
+    used = []
+    kernel = gmm_module._moments_quadratic
+    monkeypatch.setattr(gmm_module, "_moments_quadratic", lambda *a: used.append(1) or kernel(*a))
+    with pytest.raises(ValueError, match="overflow"):
+        fit_gmm(X, 2, init=init, max_iter=3)
+    assert used
+
+
 def test_bic_and_n_parameters_validate():
     _, mu, sigma = GOOD
     with pytest.raises(ValueError, match=r"phi must be a vector"):
