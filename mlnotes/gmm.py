@@ -31,6 +31,7 @@ covariances :math:`\sigma^2 I` as :math:`\sigma \to 0` (chapter 5,
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -420,12 +421,25 @@ def _em_iteration(
     parts = work["parts"]  # one range of examples per core (mlnotes._parallel)
     total, N, s1, S2 = sum_parts(lambda i: moments(*parts[i], log_phi, mu, U, logdet),
                                  len(parts))
+    if not math.isfinite(total):
+        raise ValueError(
+            f"the log-likelihood of X overflows float64 ({what}: means too far from the "
+            "data in units of their covariances); start from other parameters or "
+            "rescale X."
+        )
     Nk = N + 10.0 * np.finfo(np.float64).eps
-    mu_new = s1 / Nk[:, None]
-    S = S2 / Nk[:, None, None]
-    S -= (2.0 - N / Nk)[:, None, None] * mu_new[:, :, None] * mu_new[:, None, :]
+    # mu_j = sum_i w x / (N_j + 10 eps) in the data's own coordinates (x = the centred
+    # x + centre), as scikit-learn's: an empty component's mean is the origin.
+    mu_new = (s1 - (Nk - N)[:, None] * work["centre"]) / Nk[:, None]
+    # S_j = sum_i w (x - mu_j)(x - mu_j)^T / Nk_j, expanded: exactly 0 when N_j = 0
+    cross = mu_new[:, :, None] * s1[:, None, :]
+    S = S2 - cross - cross.transpose(0, 2, 1)
+    S += N[:, None, None] * mu_new[:, :, None] * mu_new[:, None, :]
+    S /= Nk[:, None, None]
     diag = np.diagonal(S, axis1=1, axis2=2)
-    lost = np.sum(mu_new**2, axis=1) > _CANCEL_RATIO * np.maximum(diag.min(axis=1), 0.0)
+    lost = (N > 0) & (
+        np.sum(mu_new**2, axis=1) > _CANCEL_RATIO * np.maximum(diag.min(axis=1), 0.0)
+    )
     if lost.any():  # rare: recompute those components by the two-pass formula
         w, _ = _e_step(Xa, phi, mu, sigma, what=what, floor=floor)
         for j in np.flatnonzero(lost):
@@ -466,7 +480,8 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
         np.exp(logp, out=logp)
         logp /= np.add.reduce(logp, axis=0, out=sums[start:stop])
         moments += logp @ Phi.T
-    total = float(np.add.reduce(np.log(sums))) + float(np.add.reduce(top))
+    with np.errstate(over="ignore"):  # an overflowing sum is reported by _em_iteration
+        total = float(np.add.reduce(np.log(sums))) + float(np.add.reduce(top))
     St = np.empty((k, d + 1, d + 1))  # sum_i w_j x~ x~^T
     St[:, ia, ib] = moments
     St[:, ib, ia] = moments
@@ -484,7 +499,8 @@ def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
             w = _log_joint(work["Xaug"], log_phi, mu, U, logdet, work["logp"], True)
         else:
             w = _log_joint(Xa, log_phi, mu, U, logdet, out=work["logp"])
-    total = float(np.add.reduce(_normalise(w)))
+    with np.errstate(over="ignore"):  # an overflowing sum is reported by _em_iteration
+        total = float(np.add.reduce(_normalise(w)))
     N = np.add.reduce(w, axis=1)
     s1 = w @ Xa.T
     buf = work["wbuf"]
@@ -556,8 +572,9 @@ _MIN_PART = 8192  # examples: below, a part's overhead outweighs a second core
 _EPS = float(np.finfo(np.float64).eps)
 
 
-def _em_work(Xa: np.ndarray, k: int) -> dict:
-    """Work arrays of :func:`_em_iteration`, allocated once per fit.
+def _em_work(Xa: np.ndarray, k: int, centre: np.ndarray) -> dict:
+    """Work arrays of :func:`_em_iteration`, allocated once per fit, and ``centre``
+    (the data's mean, which ``Xa`` has been centred by).
 
     The examples are split into contiguous ranges (:mod:`mlnotes._parallel`), each
     with its own copy of its data and its own work arrays; ``work["parts"]`` lists
@@ -577,7 +594,7 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
             Xaug[:d] = Xa[:, lo:hi]
             Xaug[d] = 1.0
             parts.append((Xaug[:d], {"Xaug": Xaug}))  # logp, wbuf: on first use
-        return {"parts": parts}
+        return {"parts": parts, "centre": centre}
     r2max = float(np.max(np.add.reduce(Xa * Xa, axis=0)))
     pairs = _quadratic_pairs(d)
     x_max = np.append(np.max(np.abs(Xa), axis=1), 1.0)  # max_i |x~_a|
@@ -608,7 +625,7 @@ def _em_work(Xa: np.ndarray, k: int) -> dict:
         else:
             part.update(blocks=blocks, buf=np.empty((rows, cols)))
         parts.append((Xa[:, lo:hi], part))  # (the data: for the whitening fallback)
-    return {"parts": parts, "pairs": pairs, "r2max": r2max}
+    return {"parts": parts, "pairs": pairs, "r2max": r2max, "centre": centre}
 
 
 # ------------------------------------------------------------------------ public API
@@ -644,13 +661,20 @@ def log_density(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarra
     return ll
 
 
+def _mean(values: np.ndarray) -> float:
+    """The mean of finite values: their sum may overflow float64, their mean cannot."""
+    with np.errstate(over="ignore"):
+        mean = float(np.mean(values))
+    return mean if math.isfinite(mean) else float(np.add.reduce(values / values.size))
+
+
 def log_likelihood(X: np.ndarray, phi: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> float:
     r"""Mean per-example log-likelihood :math:`\ell(\phi, \mu, \Sigma) / n`.
 
     Implements :eq:`gmm-log-likelihood` divided by ``n`` (the convention of
     scikit-learn's ``score``). Same arguments and errors as :func:`log_density`.
     """
-    return float(np.mean(log_density(X, phi, mu, sigma)))
+    return _mean(log_density(X, phi, mu, sigma))
 
 
 def responsibilities(
@@ -908,7 +932,7 @@ def fit_gmm(
     Xt = np.ascontiguousarray(X.T)
     centre = Xt.mean(axis=1)
     Xa = Xt - centre[:, None]  # centred data, feature-major
-    work = _em_work(Xa, k)
+    work = _em_work(Xa, k, centre)
     # Rounding in a covariance computed from X: about eps * Var(x) from the products,
     # and (eps |x|)^2 from the rounded mean. An eigenvalue below d times that is
     # indistinguishable from zero: the component has collapsed.
@@ -945,7 +969,7 @@ def fit_gmm(
             mu=mu + centre if history else mu_start,
             sigma=sigma,
             log_likelihoods=np.array(history),
-            log_likelihood=float(np.mean(ll)),
+            log_likelihood=_mean(ll),
             n_iter=len(history),
             converged=converged,
         )
@@ -1038,11 +1062,12 @@ def _update_centres(
 ) -> np.ndarray:
     """Update step :eq:`gmm-kmeans-update`: each centre becomes its cluster's mean.
 
-    Empty clusters (the rule of scikit-learn's Lloyd iteration): the points are
-    ranked by their squared distance ``dist`` to their assigned centre, largest
-    first, and the m-th empty cluster (in index order) gets the m-th point as its
-    centre; that point is taken out of its old cluster's mean (its label is
-    unchanged until the next assignment step).
+    Empty clusters (the rule of scikit-learn's Lloyd iteration): the m points with
+    the largest squared distance ``dist`` to their assigned centre are chosen as
+    scikit-learn chooses them (``argpartition``, which also settles ties), and the
+    i-th empty cluster (in index order) gets the i-th of them as its centre; that
+    point is taken out of its old cluster's mean (its label is unchanged until the
+    next assignment step).
     """
     k, d = old.shape
     counts = np.bincount(labels, minlength=k).astype(np.float64)
@@ -1050,7 +1075,8 @@ def _update_centres(
     _sum_by_label(X, labels, sums)
     empty = np.flatnonzero(counts == 0)
     if empty.size:
-        far = np.argsort(-dist, kind="stable")[: empty.size]
+        m = empty.size  # scikit-learn's selection (numpy's argpartition), ties included
+        far = np.argpartition(dist, -m)[: -m - 1 : -1]
         for j, i in zip(empty, far, strict=False):  # a few empty clusters
             sums[labels[i]] -= X[i]
             counts[labels[i]] -= 1.0

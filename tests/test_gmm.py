@@ -513,6 +513,24 @@ def test_offset_data_are_not_a_collapse():
                                rtol=1e-6)
 
 
+@pytest.mark.parametrize("d", [1, 3, gmm_module._QUADRATIC_MAX_D + 2])  # both kernels
+def test_an_empty_component_gets_scikit_learns_mean(d):
+    # Found by the fuzz suite: EM runs on centred data, and an empty component's
+    # 0 / (0 + 10 eps) mean came out as the data's mean instead of scikit-learn's
+    # origin. Constant data and a start whose second component is far away and
+    # narrow: after one step it holds no weight at all (and a tiny one in the
+    # near-empty case); every parameter must match scikit-learn from the same start.
+    X = np.vstack([np.full((2 * d + 10, d), 2.0), np.full((3, d), 2.5)])
+    for far in (0.0, 2.0 - 4e-3):  # empty; near-empty (weights ~ e^-8 ... e^-700)
+        init = (np.array([1 - 1e-16, 1e-16]), np.vstack([np.full(d, 2.1), np.full(d, far)]),
+                np.stack([np.eye(d), 1e-6 * np.eye(d)]))
+        ours = fit_gmm(X, 2, init=init, max_iter=2, tol=0)
+        gm = _sklearn_from(X, init, 2)
+        np.testing.assert_allclose(ours.phi, gm.weights_, rtol=1e-10, atol=1e-300)
+        np.testing.assert_allclose(ours.mu, gm.means_, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ours.sigma, gm.covariances_, rtol=1e-8, atol=1e-15)
+
+
 @pytest.mark.parametrize("method", ["kmeans++", "points", "responsibilities"])
 def test_overflowing_data_are_refused_by_init_and_fit(method):
     with pytest.raises(ValueError, match="overflow"):
@@ -735,7 +753,7 @@ def test_quadratic_features_in_blocks_match_the_cached_ones(monkeypatch, d):
     cached = fit_gmm(X, 3, init=init, max_iter=4, tol=0)
     monkeypatch.setattr(gmm_module, "_PHI_CACHE_BYTES", 0)
     monkeypatch.setattr(gmm_module, "_PHI_BLOCK_BYTES", 8 * 300 * 4 * (d + 1))
-    work = gmm_module._em_work(X.T.copy(), 3)
+    work = gmm_module._em_work(X.T.copy(), 3, np.zeros(d))
     (_, part), = work["parts"]
     assert [b.shape[1] for b in part["blocks"]][-1] < part["buf"].shape[1]
     blocked = fit_gmm(X, 3, init=init, max_iter=4, tol=0)
@@ -755,7 +773,7 @@ def test_em_split_over_cores_matches_one_part(monkeypatch, d):
     fits = {}
     for parts in (1, 2):
         monkeypatch.setattr(gmm_module, "n_parts", lambda n, m, p=parts: p)
-        assert len(gmm_module._em_work(X.T.copy(), 2)["parts"]) == parts
+        assert len(gmm_module._em_work(X.T.copy(), 2, np.zeros(d))["parts"]) == parts
         fits[parts] = fit_gmm(X, 2, max_iter=5, tol=0.0, seed=3)
     one, two = fits[1], fits[2]
     assert one.n_iter == two.n_iter == 5
