@@ -314,14 +314,21 @@ def _normalise(logp: np.ndarray) -> np.ndarray:
     Returns the per-example log-likelihoods ``log sum_j exp(logp[j, i])``
     (:eq:`gmm-logsumexp`), shape (n,).
     """
-    m = logp.max(axis=0)
-    logp -= m
+    top, sums = np.empty(logp.shape[1]), np.empty(logp.shape[1])
+    _normalise_into(logp, top, sums)
+    np.log(sums, out=sums)
+    sums += top
+    return sums
+
+
+def _normalise_into(logp: np.ndarray, top: np.ndarray, sums: np.ndarray) -> None:
+    """:func:`_normalise`, leaving each example's largest log joint probability in
+    ``top`` and its sum of ``exp(logp - top)`` in ``sums``: the log-likelihood is
+    ``log(sums) + top``."""
+    np.maximum.reduce(logp, axis=0, out=top)
+    logp -= top
     np.exp(logp, out=logp)
-    s = np.add.reduce(logp, axis=0)
-    logp /= s
-    np.log(s, out=s)
-    s += m
-    return s
+    logp /= np.add.reduce(logp, axis=0, out=sums)
 
 
 def _e_step(Xt, phi, mu, sigma, out=None, what="sigma", floor=0.0):
@@ -389,9 +396,10 @@ def _em_iteration(
     E-step is one matrix product ``C @ Phi`` for all components; and every
     sufficient statistic of the M-step (:math:`N_j`, :math:`\sum_i w x`,
     :math:`\sum_i w x x^\top`: the blocks of :math:`\sum_i w \tilde x \tilde x^\top`)
-    is a sum of :math:`w_j^{(i)} \varphi(x^{(i)})`, one product ``Phi @ w^T``. Using the symmetry of :math:`x x^\top` halves the
-    arithmetic of both steps compared with whitening (``2 n k d^2``) and a rank
-    update per component (``n k d^2``). ``Phi`` is built once per fit if it fits in
+    is a sum of :math:`w_j^{(i)} \varphi(x^{(i)})`, one product ``Phi @ w^T``.
+    Using the symmetry of :math:`x x^\top` halves the arithmetic of both steps
+    compared with whitening (``2 n k d^2``) and a rank update per component
+    (``n k d^2``). ``Phi`` is built once per fit if it fits in
     ``_PHI_CACHE_BYTES``, else block by block in cache-sized pieces. For larger
     ``d``, building ``Phi`` (``d^2 / 2`` numbers per example) costs more memory
     traffic than it saves, and the E-step whitens the data (one product
@@ -475,10 +483,7 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
         if check and not np.isfinite(logp[finite]).all():
             raise ValueError(_OVERFLOW)
         stop = start + logp.shape[1]
-        m = np.maximum.reduce(logp, axis=0, out=top[start:stop])  # responsibilities
-        logp -= m
-        np.exp(logp, out=logp)
-        logp /= np.add.reduce(logp, axis=0, out=sums[start:stop])
+        _normalise_into(logp, top[start:stop], sums[start:stop])  # responsibilities
         moments += logp @ Phi.T
     with np.errstate(over="ignore"):  # an overflowing sum is reported by _em_iteration
         total = float(np.add.reduce(np.log(sums))) + float(np.add.reduce(top))
@@ -619,7 +624,7 @@ def _em_work(Xa: np.ndarray, k: int, centre: np.ndarray) -> dict:
             block[dp:] = block[:dp]
             blocks.append(block)
         part = {"pairs": pairs, "phi_max": phi_max, "top": np.empty(m), "sums": np.empty(m)}
-        if cols == m:
+        if cached:
             part["Phi"] = np.empty((rows, m))
             _fill_quadratic(blocks[0], part["Phi"])
         else:
