@@ -20,7 +20,11 @@ threadpoolctl and ``torch.set_num_threads``. The two are called alternately, ``-
 times, each time ``--number`` calls in a row; the medians of the per-call times are
 compared. Ratio = ours / torch. Also printed: the achieved GFLOP/s of each step against
 the machine's float64 matmul rate (a 1024 x 1024 product, same run, same threads), and
-the largest relative difference between the two gradients.
+the largest relative difference between the two gradients. The rate a network's step is
+held against is the median of 1024 x 1024 products timed in its own loop, one before
+each pair of steps (followed by an untimed call of each library, as the product leaves
+the caches cold), so that the machine's drifting speed (a shared virtual machine's)
+enters the step and the reference alike.
 
 Run:  .venv/bin/python benchmarks/bench_nn.py [--threads 1] [--repeats 31] [--number 10]
 (``make bench`` installs requirements-bench.txt and unsets OPENBLAS_CORETYPE, which
@@ -63,7 +67,7 @@ def per_call(fn, number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
-def measure(sizes, batch, args, rng):
+def measure(sizes, batch, args, rng, gemm):
     params = nn.init_params(sizes, seed=0)
     params = [(W, 0.1 * rng.standard_normal(b.shape)) for W, b in params]
     X = rng.standard_normal((batch, sizes[0]))
@@ -84,11 +88,13 @@ def measure(sizes, batch, args, rng):
     for _ in range(20):  # warm-up
         ours()
         theirs()
-    t_ours, t_torch = [], []
+    t_ours, t_torch, t_gemm = [], [], []
     for _ in range(args.repeats):
+        t_gemm.append(per_call(gemm, 1))
+        ours(), theirs()  # untimed: the product has left the caches cold for both
         t_ours.append(per_call(ours, args.number))
         t_torch.append(per_call(theirs, args.number))
-    return rel, float(np.median(t_ours)), float(np.median(t_torch))
+    return rel, float(np.median(t_ours)), float(np.median(t_torch)), t_gemm
 
 
 def main() -> None:
@@ -102,14 +108,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     with threadpool_limits(limits=args.threads):
         blas = [(i["internal_api"], i.get("version"), i.get("architecture"), i["num_threads"]) for i in threadpool_info()]
-        results = [measure(sizes, batch, args, rng) for sizes, batch, _ in NETWORKS]
-        # the machine's float64 matmul rate, same threads, same run
+        # the machine's float64 matmul rate, same threads, same run: numpy's product is
+        # timed between the two libraries' steps (the machine's speed drifts), torch's after
         A, B = rng.standard_normal((1024, 1024)), rng.standard_normal((1024, 1024))
         tA, tB = torch.tensor(A), torch.tensor(B)
-        gemm_np, gemm_torch = [], []
-        for _ in range(7):
-            gemm_np.append(per_call(lambda: A @ B, 3))
-            gemm_torch.append(per_call(lambda: tA @ tB, 3))
+        results = [measure(sizes, batch, args, rng, lambda: A @ B) for sizes, batch, _ in NETWORKS]
+        gemm_np = [t for *_, t_gemm in results for t in t_gemm]
+        gemm_torch = [per_call(lambda: tA @ tB, 3) for _ in range(7)]
         flops_gemm = 2 * 1024**3
         rate_np = flops_gemm / float(np.median(gemm_np)) / 1e9
         rate_torch = flops_gemm / float(np.median(gemm_torch)) / 1e9
@@ -118,8 +123,9 @@ def main() -> None:
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"numpy {np.__version__}, BLAS {blas}; torch {torch.__version__}")
     print(f"machine float64 matmul (1024^3): numpy {rate_np:.1f} GFLOP/s, torch {rate_torch:.1f} GFLOP/s")
-    for (sizes, batch, target), (rel, m_ours, m_torch) in zip(NETWORKS, results, strict=True):
+    for (sizes, batch, target), (rel, m_ours, m_torch, t_gemm) in zip(NETWORKS, results, strict=True):
         flops = matmul_flops(sizes, batch)
+        rate = flops_gemm / float(np.median(t_gemm)) / 1e9  # timed beside this network's steps
         print(f"network {'-'.join(map(str, sizes))}, batch {batch}, float64, forward + backward "
               f"(target: {target})")
         print(f"  gradient agreement: max relative difference (norm-wise, per tensor) {rel:.1e}")
@@ -127,8 +133,8 @@ def main() -> None:
               f"(median of {args.repeats} x {args.number} calls, interleaved)")
         print(f"  ratio ours / torch: {m_ours / m_torch:.2f}")
         print(f"  {flops / 1e6:.2f} MFLOP in matrix products -> ours {flops / m_ours / 1e9:.1f} GFLOP/s "
-              f"({flops / m_ours / 1e9 / rate_np:.0%} of numpy's matmul rate), torch "
-              f"{flops / m_torch / 1e9:.1f} GFLOP/s")
+              f"({flops / m_ours / 1e9 / rate:.0%} of numpy's matmul rate, {rate:.1f} GFLOP/s "
+              f"in this loop), torch {flops / m_torch / 1e9:.1f} GFLOP/s")
 
 
 if __name__ == "__main__":

@@ -77,13 +77,72 @@ class _Origin:
     checks any other cache in full.
     """
 
-    __slots__ = ("a", "activation", "params", "z")
+    __slots__ = ("a", "activation", "norms", "params", "z")
 
-    def __init__(self, cache, params):
+    def __init__(self, cache, params, norms):
         self.activation = cache.activation
         self.params = tuple(params)
         self.a = tuple(cache.a)
         self.z = tuple(cache.z)
+        self.norms = norms  # _NormBounds of the params and layer inputs, or None
+
+
+class _NormBounds(NamedTuple):
+    """Norms that forward measured, for backward to bound its gradients without a scan.
+
+    ``w[l]`` is the Frobenius norm |W_l| of layer l's weights and ``a[l]`` an upper
+    bound on |A_l|, the norm of its input: |X| for the first layer, then |Z_(l-1)|,
+    since |relu(z)| <= |z| and |tanh(z)| <= |z|, or sqrt(size) for a sigmoid or tanh
+    (each output is at most 1 in size). ``n`` is the number of examples.
+    """
+
+    w: tuple[float, ...]
+    a: tuple[float, ...]
+    n: int
+
+    @classmethod
+    def of(cls, params: Params, squares: list[float], z_list: list, activation: str):
+        """From forward's sums of squares of (W, b of every layer, X, every z)."""
+        layers = len(params)
+        norms = [math.sqrt(q) for q in squares]
+        a = [norms[2 * layers]]
+        for z, z_norm in zip(z_list[:-1], norms[2 * layers + 1 : -1], strict=True):
+            if activation == "sigmoid":
+                a.append(math.sqrt(z.size))
+            elif activation == "tanh":
+                a.append(min(z_norm, math.sqrt(z.size)))
+            else:
+                a.append(z_norm)
+        return cls(tuple(norms[0 : 2 * layers : 2]), tuple(a), z_list[0].shape[0])
+
+    def gradient_bounds(self, dz_norm: float) -> list[float]:
+        """Bounds on the backward pass from an output gradient of norm ``dz_norm``: on
+        every entry (and partial sum) of each layer's dW and db, from the last layer
+        down, and on the norm of each dA between them.
+
+        By Cauchy-Schwarz, every entry of dW = dZ^T A (Lemma 1) is at most |dZ| |A|,
+        every entry of db at most sqrt(n) |dZ|; dA = dZ W (Lemma 3) has
+        |dA| <= |dZ| |W|, which bounds the layer below's |dZ| too, as every
+        activation's derivative is at most 1 (Lemma 2). The dA bound is doubled for
+        rounding at each layer.
+        """
+        g, bounds, root_n = dz_norm, [], math.sqrt(self.n)
+        for i in range(len(self.w) - 1, -1, -1):
+            bounds += (g * self.a[i], g * root_n)  # dW and db
+            if i:
+                g *= 2.0 * self.w[i]  # dA, then the layer below's dZ
+                bounds.append(g)
+        return bounds
+
+    def bound_gradients(self, dz_norm: float) -> bool:
+        """Whether the backward pass from an output gradient of norm ``dz_norm``
+        provably cannot overflow (every bound is far below float64's maximum), so that
+        its result needs no finiteness scan. A bound that overflows or is NaN fails."""
+        return all(b < _SAFE_BOUND for b in self.gradient_bounds(dz_norm))
+
+
+#: A bound below which a sum of products is safely finite (float64's maximum is 1.8e308).
+_SAFE_BOUND = 1e300
 
 
 class _CacheFields(NamedTuple):
@@ -170,6 +229,14 @@ def _finite(*arrays: np.ndarray) -> bool:
     if math.isfinite(total):
         return True
     return all(_all_finite(arr) for arr in arrays)  # a NaN or inf, or big squares
+
+
+def _sums_of_squares(*arrays: np.ndarray) -> list[float] | None:
+    """Each array's sum of squares (NaN or inf if an entry is, or if the squares
+    overflow), or None if one of them is not float64."""
+    if not all(arr.dtype == np.float64 for arr in arrays):
+        return None
+    return [float(np.vdot(arr, arr)) for arr in arrays]
 
 
 def _matrix(X: object, name: str) -> np.ndarray:
@@ -433,15 +500,19 @@ def forward(
         output, a_list, z_list = _forward_arrays(params, X, activation)
     # One finiteness pass over the params, X and every z (a hidden overflow can hide
     # behind ReLU or a saturated sigmoid); if it fails, find the culprit and name it.
+    # The pass is a sum of squares per array, whose square roots backward uses to
+    # bound its gradients (_NormBounds).
     flat = [arr for layer in params for arr in layer]
-    if not _finite(*flat, X, *z_list):
+    squares = _sums_of_squares(*flat, X, *z_list)
+    if not (squares and math.isfinite(sum(squares))) and not _finite(*flat, X, *z_list):
         _check_params(params)  # names params[i] if it holds NaN or inf
         as_float_array(X, "X", ndim=2)  # names X
         raise ValueError(f"the forward pass overflows float64. {_OVERFLOW_HINT}")
     for arr in itertools.chain(a_list[1:], z_list):
         arr.flags.writeable = False
     cache = Cache(a_list, z_list, activation)
-    cache._origin = _Origin(cache, flat)
+    norms = _NormBounds.of(params, squares, z_list, activation) if squares else None
+    cache._origin = _Origin(cache, flat, norms)
     return output, cache
 
 
@@ -842,7 +913,8 @@ def backward(
     # A cache that forward made for these params (same objects, read-only arrays) was
     # checked there, params included; any other cache is checked in full. The targets
     # and the gradients (which may overflow) are checked in one pass at the end.
-    if not _proven(params, cache):
+    proven = _proven(params, cache)
+    if not proven:
         _check_params(params, finite=False)
         _check_cache(params, cache)
     output = cache.z[-1]
@@ -853,8 +925,18 @@ def backward(
     else:
         Y, late = _check_targets(output, Y, kind), False
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
-        grads = _backward(params, cache, Y, kind)
-    if not _finite(*((Y,) if late else ()), *(g for pair in grads for g in pair)):
+        dz = _loss_gradient(output, Y, kind)
+        grads = _backward_from(params, cache, dz)
+    # A cache from forward carries the norms that bound the gradients: then the small
+    # dz decides (it is not finite if Y is not, as the output is), with no scan of the
+    # gradients; otherwise they are scanned.
+    norms = cache._origin.norms if proven else None
+    dz_squares = float(np.vdot(dz, dz))
+    if not (
+        norms is not None
+        and math.isfinite(dz_squares)
+        and norms.bound_gradients(math.sqrt(dz_squares))
+    ) and not _finite(*((Y,) if late else ()), *(g for pair in grads for g in pair)):
         if late:
             _check_targets(output, Y)  # names Y if it is not finite
         raise ValueError(
@@ -866,9 +948,13 @@ def backward(
 
 def _backward(params: Params, cache: Cache, Y: np.ndarray, loss: str = "squared") -> Params:
     """The backward pass of :func:`backward` on checked arguments (the lemma kernels)."""
+    return _backward_from(params, cache, _loss_gradient(cache.z[-1], Y, loss))
+
+
+def _backward_from(params: Params, cache: Cache, dz: np.ndarray) -> Params:
+    """The backward pass from the output gradient ``dz`` (:func:`_loss_gradient`)."""
     activation = cache.activation
     grads: Params = [None] * len(params)  # type: ignore[list-item]
-    dz = _loss_gradient(cache.z[-1], Y, loss)
     for i in range(len(params) - 1, -1, -1):
         grads[i] = _linear_backward_weights(dz, cache.a[i])  # Lemma 1
         if i > 0:

@@ -345,6 +345,45 @@ def test_forward_and_loss_overflow_is_an_error_not_inf():
     assert nn.loss(np.full((2, 1), 1e150), np.zeros((2, 1))) == pytest.approx(0.5e300)
 
 
+def test_backward_overflow_is_an_error_not_inf():
+    # forward is finite (z = 3), but dW = dz^T X = 2 * 5e199 * 1e200 overflows
+    params = [(np.full((1, 3), 1e-200), np.zeros(1))]
+    X = np.full((2, 3), 1e200)
+    _, cache = nn.forward(params, X)
+    with pytest.raises(ValueError, match="gradient is not finite"):
+        nn.backward(params, cache, np.full((2, 1), -1e200))
+    # bounds too large to decide, a finite gradient: scanned, then returned exactly
+    (dW, db), = nn.backward(params, cache, np.full((2, 1), -1e100))
+    np.testing.assert_allclose(dW, np.full((1, 3), (3 + 1e100) * 1e200), rtol=1e-15)
+    np.testing.assert_allclose(db, [3 + 1e100], rtol=1e-15)
+    # and through a hidden layer, where the bound on dA decides
+    deep = [(np.full((2, 3), 1e-200), np.zeros(2)), (np.full((1, 2), 1e200), np.zeros(1))]
+    _, cache = nn.forward(deep, np.full((2, 3), 1e100), activation="identity")
+    with pytest.raises(ValueError, match="gradient is not finite"):
+        nn.backward(deep, cache, np.full((2, 1), -1e200))
+
+
+@pytest.mark.parametrize("activation", nn.ACTIVATIONS)
+@pytest.mark.parametrize("seed", range(4))
+def test_the_gradient_bounds_that_spare_backward_a_scan_hold(activation, seed):
+    """forward's norms bound every gradient entry (Cauchy-Schwarz), layer by layer."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(k) for k in rng.integers(1, 9, size=int(rng.integers(2, 5)))]
+    params, X, Y = random_problem(sizes, int(rng.integers(1, 7)), seed=seed)
+    _, cache = nn.forward(params, X, activation=activation)
+    grads = nn.backward(params, cache, Y)
+    dz = (cache.z[-1] - Y) / X.shape[0]
+    bounds = cache._origin.norms.gradient_bounds(float(np.linalg.norm(dz)))
+    k = 0
+    for i in range(len(params) - 1, -1, -1):
+        dW, db = grads[i]
+        assert np.abs(dW).max() <= bounds[k] * (1 + 1e-12)
+        assert np.abs(db).max() <= bounds[k + 1] * (1 + 1e-12)
+        k += 3 if i else 2
+    assert k == len(bounds)
+    assert cache._origin.norms.bound_gradients(float(np.linalg.norm(dz)))
+
+
 @pytest.mark.parametrize(
     ("func", "args", "match"),
     [
