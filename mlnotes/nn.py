@@ -77,72 +77,14 @@ class _Origin:
     checks any other cache in full.
     """
 
-    __slots__ = ("a", "activation", "norms", "params", "z")
+    __slots__ = ("a", "activation", "params", "squares", "z")
 
-    def __init__(self, cache, params, norms):
+    def __init__(self, cache, params, squares):
         self.activation = cache.activation
         self.params = tuple(params)
         self.a = tuple(cache.a)
         self.z = tuple(cache.z)
-        self.norms = norms  # _NormBounds of the params and layer inputs, or None
-
-
-class _NormBounds(NamedTuple):
-    """Norms that forward measured, for backward to bound its gradients without a scan.
-
-    ``w[l]`` is the Frobenius norm |W_l| of layer l's weights and ``a[l]`` an upper
-    bound on |A_l|, the norm of its input: |X| for the first layer, then |Z_(l-1)|,
-    since |relu(z)| <= |z| and |tanh(z)| <= |z|, or sqrt(size) for a sigmoid or tanh
-    (each output is at most 1 in size). ``n`` is the number of examples.
-    """
-
-    w: tuple[float, ...]
-    a: tuple[float, ...]
-    n: int
-
-    @classmethod
-    def of(cls, params: Params, squares: list[float], z_list: list, activation: str):
-        """From forward's sums of squares of (W, b of every layer, X, every z)."""
-        layers = len(params)
-        norms = [math.sqrt(q) for q in squares]
-        a = [norms[2 * layers]]
-        for z, z_norm in zip(z_list[:-1], norms[2 * layers + 1 : -1], strict=True):
-            if activation == "sigmoid":
-                a.append(math.sqrt(z.size))
-            elif activation == "tanh":
-                a.append(min(z_norm, math.sqrt(z.size)))
-            else:
-                a.append(z_norm)
-        return cls(tuple(norms[0 : 2 * layers : 2]), tuple(a), z_list[0].shape[0])
-
-    def gradient_bounds(self, dz_norm: float) -> list[float]:
-        """Bounds on the backward pass from an output gradient of norm ``dz_norm``: on
-        every entry (and partial sum) of each layer's dW and db, from the last layer
-        down, and on the norm of each dA between them.
-
-        By Cauchy-Schwarz, every entry of dW = dZ^T A (Lemma 1) is at most |dZ| |A|,
-        every entry of db at most sqrt(n) |dZ|; dA = dZ W (Lemma 3) has
-        |dA| <= |dZ| |W|, which bounds the layer below's |dZ| too, as every
-        activation's derivative is at most 1 (Lemma 2). The dA bound is doubled for
-        rounding at each layer.
-        """
-        g, bounds, root_n = dz_norm, [], math.sqrt(self.n)
-        for i in range(len(self.w) - 1, -1, -1):
-            bounds += (g * self.a[i], g * root_n)  # dW and db
-            if i:
-                g *= 2.0 * self.w[i]  # dA, then the layer below's dZ
-                bounds.append(g)
-        return bounds
-
-    def bound_gradients(self, dz_norm: float) -> bool:
-        """Whether the backward pass from an output gradient of norm ``dz_norm``
-        provably cannot overflow (every bound is far below float64's maximum), so that
-        its result needs no finiteness scan. A bound that overflows or is NaN fails."""
-        return all(b < _SAFE_BOUND for b in self.gradient_bounds(dz_norm))
-
-
-#: A bound below which a sum of products is safely finite (float64's maximum is 1.8e308).
-_SAFE_BOUND = 1e300
+        self.squares = squares  # sums of squares of every W, X, every z (or None)
 
 
 class _CacheFields(NamedTuple):
@@ -498,12 +440,12 @@ def forward(
         )
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
         output, a_list, z_list = _forward_arrays(params, X, activation)
-    # One finiteness pass over the params, X and every z (a hidden overflow can hide
-    # behind ReLU or a saturated sigmoid); if it fails, find the culprit and name it.
-    # The pass is a sum of squares per array, whose square roots backward uses to
-    # bound its gradients (_NormBounds).
+    # One finiteness pass over the weights, X and every z (a hidden overflow can hide
+    # behind ReLU or a saturated sigmoid; a NaN or inf in b shows in z = a W^T + b);
+    # if it fails, find the culprit and name it. The pass is a sum of squares per
+    # array, which backward uses to bound its gradients (_gradient_bounds).
     flat = [arr for layer in params for arr in layer]
-    squares = _sums_of_squares(*flat, X, *z_list)
+    squares = _sums_of_squares(*flat[::2], X, *z_list)
     if not (squares and math.isfinite(sum(squares))) and not _finite(*flat, X, *z_list):
         _check_params(params)  # names params[i] if it holds NaN or inf
         as_float_array(X, "X", ndim=2)  # names X
@@ -511,8 +453,7 @@ def forward(
     for arr in itertools.chain(a_list[1:], z_list):
         arr.flags.writeable = False
     cache = Cache(a_list, z_list, activation)
-    norms = _NormBounds.of(params, squares, z_list, activation) if squares else None
-    cache._origin = _Origin(cache, flat, norms)
+    cache._origin = _Origin(cache, flat, squares)
     return output, cache
 
 
@@ -879,6 +820,48 @@ def _check_cache(params: Params, cache: object) -> None:
             )
 
 
+def _gradient_bounds(squares: list[float], z_list: list, activation: str, dz_squares: float):
+    """Squares of bounds on the backward pass, from forward's sums of squares (of every
+    layer's W, X, every layer's z) and that of the output gradient dz: for each layer
+    from the last down, on every entry of dW and of db, then on the norm of dA.
+
+    With |.| the Frobenius norm: by Cauchy-Schwarz, every entry of dW = dZ^T A
+    (Lemma 1), and every partial sum of it, is at most |dZ| |A|, and of db at most
+    sqrt(n) |dZ|; dA = dZ W (Lemma 3) has |dA| <= |dZ| |W|, which bounds the layer
+    below's |dZ| too, as every activation's derivative is at most 1 (Lemma 2); the
+    bound on dA is doubled for rounding. |A| is |X| for the first layer, then at most
+    |Z| of the layer before (|relu(z)|, |tanh(z)| <= |z|), or sqrt(size) for a
+    sigmoid or tanh (outputs at most 1 in size).
+    """
+    layers = len(z_list)
+    a2 = [squares[layers]]  # |A|^2 of each layer
+    for z, z2 in zip(z_list[:-1], squares[layers + 1 : -1], strict=True):
+        if activation == "sigmoid":
+            z2 = z.size
+        elif activation == "tanh":
+            z2 = min(z2, z.size)
+        a2.append(z2)
+    g2, n, bounds = dz_squares, z_list[0].shape[0], []
+    for i in range(layers - 1, -1, -1):
+        bounds += (g2 * a2[i], g2 * n)  # dW and db
+        if i:
+            g2 *= 4.0 * squares[i]  # dA, then the layer below's dZ
+            bounds.append(g2)
+    return bounds
+
+
+def _bounded(cache: Cache, dz: np.ndarray) -> bool:
+    """Whether the gradients of forward's cache from the output gradient ``dz``
+    provably cannot overflow (every bound of :func:`_gradient_bounds` is below
+    1e150), and so need no finiteness scan. ``dz`` is not finite if ``Y`` is not, as
+    the output is finite. A bound that overflows, or is NaN, fails."""
+    squares = cache._origin.squares
+    if squares is None:  # forward had params that are not float64
+        return False
+    bounds = _gradient_bounds(squares, cache.z, cache.activation, float(np.vdot(dz, dz)))
+    return all(b < 1e300 for b in bounds)  # NaN compares False
+
+
 def backward(
     params: Params, cache: Cache, Y: np.ndarray, *, loss: str = "squared"
 ) -> Params:
@@ -927,16 +910,11 @@ def backward(
     with np.errstate(over="ignore", invalid="ignore"):  # reported just below
         dz = _loss_gradient(output, Y, kind)
         grads = _backward_from(params, cache, dz)
-    # A cache from forward carries the norms that bound the gradients: then the small
-    # dz decides (it is not finite if Y is not, as the output is), with no scan of the
-    # gradients; otherwise they are scanned.
-    norms = cache._origin.norms if proven else None
-    dz_squares = float(np.vdot(dz, dz))
-    if not (
-        norms is not None
-        and math.isfinite(dz_squares)
-        and norms.bound_gradients(math.sqrt(dz_squares))
-    ) and not _finite(*((Y,) if late else ()), *(g for pair in grads for g in pair)):
+    # Forward's norms bound the gradients (then the small dz decides); otherwise the
+    # gradients (and Y, if not checked yet) are scanned.
+    if not (proven and _bounded(cache, dz)) and not _finite(
+        *((Y,) if late else ()), *(g for pair in grads for g in pair)
+    ):
         if late:
             _check_targets(output, Y)  # names Y if it is not finite
         raise ValueError(
