@@ -67,7 +67,8 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 # Examples per block in the E-step: the (k*d, cols) work array then stays in the CPU's
 # caches, which is where most of the speed over a whole-array implementation comes
-# from (measured best at 2 MB, with 1 MB of L2 per core and a shared 32 MB L3).
+# from (measured best at 2 MB, with 1 MB of L2 per core and a shared 32 MB L3). The
+# M-step's rank updates (d > 20) take blocks of X of the same size.
 _BLOCK_BYTES = 1 << 21
 _INIT_METHODS = ("kmeans++", "points", "responsibilities")
 
@@ -404,7 +405,7 @@ def _em_iteration(
     ``d``, building ``Phi`` (``d^2 / 2`` numbers per example) costs more memory
     traffic than it saves, and the E-step whitens the data (one product
     ``[U_j^T]_j @ X_b`` per block, as :func:`_log_joint`) and the M-step makes one
-    symmetric rank-n update (syrk) per component. The quadratic kernel is also
+    symmetric rank update (syrk) per component and block of examples. The quadratic kernel is also
     skipped when its expansion of the quadratic form would round the
     log-densities by more than ``_QUADRATIC_ERROR`` (data far from their mean in
     units of a component's spread).
@@ -494,11 +495,13 @@ def _moments_quadratic(Xa, work, log_phi, mu, U, logdet):
 
 
 def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
-    """E-step by whitening (one product per block), M-step by k rank updates (larger d)."""
+    """E-step by whitening (one product per block), M-step by k rank updates per block
+    (larger d)."""
     d, n = Xa.shape
     k = mu.shape[0]
+    cols = max(1, min(n, _BLOCK_BYTES // (8 * d)))  # examples per block of the M-step
     if "logp" not in work:  # (the small-d path falls back to this one)
-        work.update(logp=np.empty((k, n)), wbuf=np.empty((d, n)))
+        work.update(logp=np.empty((k, n)), wbuf=np.empty((d, cols)))
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as an error
         if "Xaug" in work:  # [X; 1]: the product subtracts the means too
             w = _log_joint(work["Xaug"], log_phi, mu, U, logdet, work["logp"], True)
@@ -508,12 +511,17 @@ def _moments_whitened(Xa, work, log_phi, mu, U, logdet):
         total = float(np.add.reduce(_normalise(w)))
     N = np.add.reduce(w, axis=1)
     s1 = w @ Xa.T
-    buf = work["wbuf"]
-    S2 = np.empty((k, d, d))
+    S2 = np.zeros((k, d, d))
     np.sqrt(w, out=w)
-    for j in range(k):  # k components: one scaling pass and one syrk each
-        np.multiply(Xa, w[j], out=buf)
-        S2[j] = buf @ buf.T  # sum_i w_j x x^T (BLAS syrk: half a general product)
+    # sum_i w_j x x^T, block by block of examples, so that a block of X stays in the
+    # caches for the k components (one scaling and one syrk each: a symmetric
+    # product, half a general one); whole, the scaled copies are memory traffic.
+    for start in range(0, n, cols):
+        stop = min(n, start + cols)
+        block, buf = Xa[:, start:stop], work["wbuf"][:, : stop - start]
+        for j in range(k):
+            np.multiply(block, w[j, start:stop], out=buf)
+            S2[j] += buf @ buf.T
     return total, N, s1, S2
 
 
