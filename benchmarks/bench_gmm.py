@@ -32,8 +32,9 @@ At d = 50 the script also reports the rate of the matrix products of one EM
 iteration of fit_gmm, against the machine's float64 matrix-product rate (a
 1000 x 1000 product, timed the same way; target: at least 50%). For d > 20,
 fit_gmm's products per iteration are the whitening product
-[U_j^T]_j @ X^T, 2 k d^2 n flops, the k rank-n updates of the second moments
-(syrk), k d (d + 1) n flops, and the weighted sums w @ X, 2 k d n flops.
+[U_j^T]_j @ X^T, 2 k d^2 n flops, the rank updates of the second moments (syrk, one
+per component and block of examples), k d (d + 1) n flops, and the weighted sums
+w @ X, 2 k d n flops.
 
 Run:  .venv/bin/python benchmarks/bench_gmm.py
 """

@@ -405,10 +405,10 @@ def _em_iteration(
     ``d``, building ``Phi`` (``d^2 / 2`` numbers per example) costs more memory
     traffic than it saves, and the E-step whitens the data (one product
     ``[U_j^T]_j @ X_b`` per block, as :func:`_log_joint`) and the M-step makes one
-    symmetric rank update (syrk) per component and block of examples. The quadratic kernel is also
-    skipped when its expansion of the quadratic form would round the
-    log-densities by more than ``_QUADRATIC_ERROR`` (data far from their mean in
-    units of a component's spread).
+    symmetric rank update (syrk) per component and block of examples. The
+    quadratic kernel is also skipped when its expansion of the quadratic form would
+    round the log-densities by more than ``_QUADRATIC_ERROR`` (data far from their
+    mean in units of a component's spread).
 
     The covariance is :math:`S_j = \sum_i w x x^\top / N_j - \mu_j \mu_j^\top`
     (exactly scikit-learn's :math:`\sum_i w (x - \mu_j)(x - \mu_j)^\top / N_j` with
