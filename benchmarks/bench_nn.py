@@ -20,11 +20,17 @@ threadpoolctl and ``torch.set_num_threads``. The two are called alternately, ``-
 times, each time ``--number`` calls in a row; the medians of the per-call times are
 compared. Ratio = ours / torch. Also printed: the achieved GFLOP/s of each step against
 the machine's float64 matmul rate (a 1024 x 1024 product, same run, same threads), and
-the largest relative difference between the two gradients. The rate a network's step is
-held against is the median of 1024 x 1024 products timed in its own loop, one before
-each pair of steps (followed by an untimed call of each library, as the product leaves
-the caches cold), so that the machine's drifting speed (a shared virtual machine's)
-enters the step and the reference alike.
+the largest relative difference between the two gradients. Also timed in the same loop,
+for information: numpy's matrix products of the step alone (the same shapes and layouts as
+ours, nothing else), so that the share of the step spent outside them (elementwise passes,
+argument checks, Python) is seen apart from the products' own speed, which depends on
+their shapes and on the memory traffic of a shared host (its caches): when the host is
+busy the products slow down, ours and torch's steps with them, but not the 1024 x 1024
+reference, bound by arithmetic (its blocks are reused from the core's own cache). The
+rate a network's step is held against is the median of 1024 x 1024 products timed in
+its own loop, one before each pair of steps (followed by an untimed call of each
+library, as the product leaves the caches cold), so that the machine's drifting speed
+(a shared virtual machine's) enters the step and the reference alike.
 
 Run:  .venv/bin/python benchmarks/bench_nn.py [--threads 1] [--repeats 31] [--number 10]
 (``make bench`` installs requirements-bench.txt and unsets OPENBLAS_CORETYPE, which
@@ -82,19 +88,31 @@ def measure(sizes, batch, args, rng, gemm):
     def theirs():
         return torch.autograd.grad(torch_cost(tensors, tX, tY), tensors)
 
+    _, cache = nn.forward(params, X)
+    acts, weights = cache.a, [W for W, _ in params]
+    dzs = [rng.standard_normal(z.shape) for z in cache.z]
+
+    def products():  # the step's matrix products alone, as nn computes them
+        for i, (a, W, dz) in enumerate(zip(acts, weights, dzs, strict=True)):
+            a @ W.T  # forward: Z = A W^T
+            dz.T @ a  # Lemma 1: dW = dZ^T A
+            if i:
+                dz @ W  # Lemma 3: dA = dZ W
+
     g_ours = [a for pair in ours() for a in pair]
     g_torch = [t.numpy() for t in theirs()]
     rel = max(float(np.linalg.norm(a - b) / np.linalg.norm(b)) for a, b in zip(g_ours, g_torch, strict=True))
     for _ in range(20):  # warm-up
         ours()
         theirs()
-    t_ours, t_torch, t_gemm = [], [], []
+    t_ours, t_torch, t_prod, t_gemm = [], [], [], []
     for _ in range(args.repeats):
         t_gemm.append(per_call(gemm, 1))
         ours(), theirs()  # untimed: the product has left the caches cold for both
         t_ours.append(per_call(ours, args.number))
         t_torch.append(per_call(theirs, args.number))
-    return rel, float(np.median(t_ours)), float(np.median(t_torch)), t_gemm
+        t_prod.append(per_call(products, args.number))
+    return rel, float(np.median(t_ours)), float(np.median(t_torch)), float(np.median(t_prod)), t_gemm
 
 
 def main() -> None:
@@ -123,7 +141,7 @@ def main() -> None:
           f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     print(f"numpy {np.__version__}, BLAS {blas}; torch {torch.__version__}")
     print(f"machine float64 matmul (1024^3): numpy {rate_np:.1f} GFLOP/s, torch {rate_torch:.1f} GFLOP/s")
-    for (sizes, batch, target), (rel, m_ours, m_torch, t_gemm) in zip(NETWORKS, results, strict=True):
+    for (sizes, batch, target), (rel, m_ours, m_torch, m_prod, t_gemm) in zip(NETWORKS, results, strict=True):
         flops = matmul_flops(sizes, batch)
         rate = flops_gemm / float(np.median(t_gemm)) / 1e9  # timed beside this network's steps
         print(f"network {'-'.join(map(str, sizes))}, batch {batch}, float64, forward + backward "
@@ -135,6 +153,9 @@ def main() -> None:
         print(f"  {flops / 1e6:.2f} MFLOP in matrix products -> ours {flops / m_ours / 1e9:.1f} GFLOP/s "
               f"({flops / m_ours / 1e9 / rate:.0%} of numpy's matmul rate, {rate:.1f} GFLOP/s "
               f"in this loop), torch {flops / m_torch / 1e9:.1f} GFLOP/s")
+        print(f"  numpy's products of the step alone: {m_prod * 1e6:.1f} us, {flops / m_prod / 1e9:.1f} "
+              f"GFLOP/s ({flops / m_prod / 1e9 / rate:.0%} of the matmul rate); ours spends "
+              f"{m_prod / m_ours:.0%} of its step in them (information)")
 
 
 if __name__ == "__main__":
