@@ -852,8 +852,8 @@ def _gradient_bounds(squares: list[float], z_list: list, activation: str, dz_squ
 
 def _bounded(cache: Cache, dz: np.ndarray) -> bool:
     """Whether the gradients of forward's cache from the output gradient ``dz``
-    provably cannot overflow (every bound of :func:`_gradient_bounds` is below
-    1e150), and so need no finiteness scan. ``dz`` is not finite if ``Y`` is not, as
+    provably cannot overflow (every bound is below 1e150: its square, as
+    :func:`_gradient_bounds` returns it, below 1e300), and so need no finiteness scan. ``dz`` is not finite if ``Y`` is not, as
     the output is finite. A bound that overflows, or is NaN, fails."""
     squares = cache._origin.squares
     if squares is None:  # forward had params that are not float64
